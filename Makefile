@@ -1,0 +1,85 @@
+# cwg: see README.md. `make`, `make check`, `make freestanding`, `make install`.
+CC ?= cc
+PREFIX ?= /usr/local
+DESTDIR ?=
+BUILD ?= build
+SANITIZE ?=
+
+CFLAGS ?= -O2 -g
+WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
+ALL_CFLAGS := -std=c11 $(WARN) $(CFLAGS) -pthread
+ALL_CPPFLAGS := -D_GNU_SOURCE -Isrc $(CPPFLAGS)
+ALL_LDFLAGS := -pthread $(LDFLAGS)
+LDLIBS := -lcrypto
+ifneq ($(SANITIZE),)
+ALL_CFLAGS += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
+ALL_LDFLAGS += -fsanitize=$(SANITIZE)
+endif
+
+# The library: the sans-IO core, the crypto layer, the UAPI, and the host
+# functions the core's platform header names (src/linux/platform.c).
+LIB_SRCS := $(sort $(wildcard src/core/*.c src/crypto/*.c src/uapi/*.c) $(wildcard src/linux/platform.c))
+DAEMON_SRCS := $(sort $(filter-out src/linux/platform.c,$(wildcard src/linux/*.c)))
+TEST_SRCS := $(sort $(wildcard tests/unit/test_*.c))
+TEST_HELPERS := $(sort $(filter-out $(TEST_SRCS),$(wildcard tests/unit/*.c)))
+BENCH_SRCS := $(sort $(wildcard bench/*.c))
+
+LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o)
+DAEMON_OBJS := $(DAEMON_SRCS:%.c=$(BUILD)/%.o)
+TEST_HELPER_OBJS := $(TEST_HELPERS:%.c=$(BUILD)/%.o)
+TEST_BINS := $(TEST_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
+BENCH_BINS := $(BENCH_SRCS:bench/%.c=$(BUILD)/bench/%)
+LIB := $(BUILD)/libcwg.a
+
+.PHONY: all check unit-check net-check freestanding install clean bench
+all: $(BUILD)/cwg $(TEST_BINS) $(BENCH_BINS)
+
+$(BUILD)/%.o: %.c $(MAKEFILE_LIST)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
+
+$(LIB): $(LIB_OBJS)
+	@mkdir -p $(dir $@)
+	rm -f $@
+	$(AR) rcs $@ $^
+
+$(BUILD)/cwg: $(DAEMON_OBJS) $(LIB)
+	$(CC) $(ALL_LDFLAGS) -o $@ $(DAEMON_OBJS) $(LIB) $(LDLIBS)
+
+$(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(TEST_HELPER_OBJS) $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_LDFLAGS) -o $@ $< $(TEST_HELPER_OBJS) $(LIB) $(LDLIBS)
+
+$(BUILD)/bench/%: $(BUILD)/bench/%.o $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_LDFLAGS) -o $@ $< $(LIB) $(LDLIBS)
+
+# Unit tests (TAP programs) and, as root with /dev/net/tun, the network
+# tests in tests/net/ (each says "skipped" with its reason otherwise).
+check: all
+	prove -v $(TEST_BINS) $(sort $(wildcard tests/net/*.sh))
+
+unit-check: all
+	prove -v $(TEST_BINS)
+
+# The core compiled with no C library in sight: -nostdinc means any
+# #include outside src/core and src/crypto/crypto.h fails to compile.
+FREESTANDING_FLAGS := -std=c11 $(WARN) -O2 -ffreestanding -nostdinc -fno-builtin-printf -DCWG_FREESTANDING
+freestanding:
+	@set -e; for f in $(sort $(wildcard src/core/*.c)); do \
+		echo "  FREESTANDING $$f"; \
+		$(CC) $(FREESTANDING_FLAGS) -iquote src/core -c -o /dev/null $$f; \
+	done; \
+	bad=$$(grep -ho '^#include *[<"][^>"]*[>"]' $(filter-out src/core/platform.h,$(wildcard src/core/*.c src/core/*.h)) | \
+		grep -v -e '"platform.h"' -e '"../crypto/crypto.h"' \
+		-e '"[a-z_]*\.h"' || true); \
+	if [ -n "$$bad" ]; then echo "core includes outside itself: $$bad"; exit 1; fi; \
+	echo "freestanding: ok"
+
+install: $(BUILD)/cwg
+	install -D -m 0755 $(BUILD)/cwg $(DESTDIR)$(PREFIX)/bin/cwg
+
+clean:
+	rm -rf $(BUILD)
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -1,0 +1,64 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Cryptokey routing table: longest-prefix match from an IPv4 or IPv6
+ * address to the owner (a peer) of the most specific allowed-IPs prefix.
+ *
+ * Locking: the table does no locking of its own. The device holds its
+ * configuration rwlock (struct cwg_device.cfg_lock): lookups under the read
+ * side, taken once per batch of packets by each data-path thread, and
+ * inserts and removals under the write side. Nodes are therefore never freed
+ * while a lookup can see them.
+ */
+#ifndef CWG_ALLOWEDIPS_H
+#define CWG_ALLOWEDIPS_H
+
+#include "platform.h"
+
+struct cwg_allowedips_node;
+
+/* Embedded in each peer: the list of the peer's prefixes, for walks and
+ * for removing all of them at once. */
+struct cwg_allowedips_owner {
+	struct cwg_allowedips_node *head;
+	uint32_t count;
+};
+
+struct cwg_allowedips {
+	struct cwg_allowedips_node *root4;
+	struct cwg_allowedips_node *root6;
+	uint64_t nodes; /* live nodes, for memory accounting */
+};
+
+/* family is 4 or 6; addr is 4 or 16 bytes in network order. */
+void cwg_allowedips_init(struct cwg_allowedips *t);
+/* Frees every node; owners' lists are left dangling, so call it only when
+ * every owner is going away too. */
+void cwg_allowedips_free(struct cwg_allowedips *t);
+
+/* Insert addr/cidr for owner, normalizing host bits away. A prefix held by
+ * another owner moves to this one. 0 on success, -1 on bad family/cidr,
+ * -2 when out of memory. */
+int cwg_allowedips_insert(struct cwg_allowedips *t, int family,
+			  const uint8_t *addr, uint8_t cidr,
+			  struct cwg_allowedips_owner *owner);
+/* Remove addr/cidr if and only if owner holds exactly that prefix.
+ * 0 when removed, 1 when it was not there, -1 on bad family/cidr. */
+int cwg_allowedips_remove(struct cwg_allowedips *t, int family,
+			  const uint8_t *addr, uint8_t cidr,
+			  struct cwg_allowedips_owner *owner);
+/* Remove all of owner's prefixes. */
+void cwg_allowedips_remove_owner(struct cwg_allowedips *t,
+				 struct cwg_allowedips_owner *owner);
+/* Longest-prefix match; NULL when nothing matches. */
+struct cwg_allowedips_owner *
+cwg_allowedips_lookup(const struct cwg_allowedips *t, int family,
+		      const uint8_t *addr);
+
+/* Call fn for each of owner's prefixes (addr normalized). Stops early and
+ * returns fn's value when fn returns non-zero; 0 otherwise. */
+typedef int (*cwg_allowedips_walk_fn)(void *ctx, int family,
+				      const uint8_t *addr, uint8_t cidr);
+int cwg_allowedips_walk(const struct cwg_allowedips_owner *owner,
+			cwg_allowedips_walk_fn fn, void *ctx);
+
+#endif

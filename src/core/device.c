@@ -1,0 +1,374 @@
+/* SPDX-License-Identifier: MIT */
+/* The device's life and configuration; the data path is in send.c and
+ * receive.c, the handshake in handshake.c, timers in timers.c. */
+#include "../crypto/crypto.h"
+#include "peer.h"
+
+const char *const cwg_drop_names[CWG_DROP_MAX] = {
+	[CWG_DROP_BAD_LENGTH] = "bad_length",
+	[CWG_DROP_UNKNOWN_TYPE] = "unknown_type",
+	[CWG_DROP_BAD_MAC1] = "bad_mac1",
+	[CWG_DROP_BAD_MAC2] = "bad_mac2",
+	[CWG_DROP_HANDSHAKE_INVALID] = "handshake_invalid",
+	[CWG_DROP_REPLAYED_TIMESTAMP] = "replayed_timestamp",
+	[CWG_DROP_FLOOD] = "flood",
+	[CWG_DROP_RATE_LIMITED] = "rate_limited",
+	[CWG_DROP_UNKNOWN_INDEX] = "unknown_index",
+	[CWG_DROP_BAD_TAG] = "bad_tag",
+	[CWG_DROP_REPLAYED_COUNTER] = "replayed_counter",
+	[CWG_DROP_KEY_EXPIRED] = "key_expired",
+	[CWG_DROP_NO_ROUTE] = "no_route",
+	[CWG_DROP_NO_ENDPOINT] = "no_endpoint",
+	[CWG_DROP_NOT_ALLOWED] = "not_allowed",
+	[CWG_DROP_BAD_INNER] = "bad_inner",
+	[CWG_DROP_STAGED_OVERFLOW] = "staged_overflow",
+	[CWG_DROP_NO_KEY] = "no_key",
+	[CWG_DROP_NO_BUFFER] = "no_buffer",
+	[CWG_DROP_NO_PRIVATE_KEY] = "no_private_key",
+};
+
+static void default_rng(void *ctx, uint8_t *buf, size_t len)
+{
+	(void)ctx;
+	cwg_random(buf, len);
+}
+
+static bool is_zero(const uint8_t *k)
+{
+	static const uint8_t zero[32];
+
+	return cwg_ct_equal(k, zero, 32);
+}
+
+struct cwg_device *cwg_device_new(cwg_rng_fn rng, void *rng_ctx)
+{
+	struct cwg_device *dev = cwg_zalloc(sizeof(*dev));
+	uint8_t seed[16];
+
+	if (!dev)
+		return NULL;
+	dev->rng = rng ? rng : default_rng;
+	dev->rng_ctx = rng_ctx;
+	dev->rng(dev->rng_ctx, seed, sizeof(seed));
+	if (cwg_index_table_init(&dev->index, seed) < 0)
+		goto fail;
+	dev->rng(dev->rng_ctx, seed, sizeof(seed));
+	if (cwg_pubkey_table_init(&dev->peers_by_key, seed) < 0) {
+		cwg_index_table_free(&dev->index);
+		goto fail;
+	}
+	cwg_wipe(seed, sizeof(seed));
+	cwg_rwlock_init(&dev->cfg_lock);
+	cwg_mutex_init(&dev->index_lock);
+	cwg_allowedips_init(&dev->allowedips);
+	cookie_checker_init(&dev->cookie);
+	dev->mtu = 1420;
+	return dev;
+fail:
+	cwg_free(dev);
+	return NULL;
+}
+
+void cwg_device_free(struct cwg_device *dev)
+{
+	if (!dev)
+		return;
+	cwg_rwlock_wrlock(&dev->cfg_lock);
+	cwg_device_remove_all_peers(dev);
+	cwg_rwlock_unlock(&dev->cfg_lock);
+	cwg_allowedips_free(&dev->allowedips);
+	cwg_pubkey_table_free(&dev->peers_by_key);
+	cwg_index_table_free(&dev->index);
+	cookie_checker_destroy(&dev->cookie);
+	cwg_mutex_destroy(&dev->index_lock);
+	cwg_rwlock_destroy(&dev->cfg_lock);
+	cwg_wipe(dev, sizeof(*dev));
+	cwg_free(dev);
+}
+
+void cwg_device_set_wall_offset(struct cwg_device *dev, int64_t off)
+{
+	cwg_atomic_store_relaxed(&dev->wall_offset, off);
+}
+
+void cwg_device_set_mtu(struct cwg_device *dev, uint32_t mtu)
+{
+	cwg_atomic_store_relaxed(&dev->mtu, mtu);
+}
+
+void cwg_device_set_handshake_backlog(struct cwg_device *dev, uint32_t backlog,
+				      uint64_t now)
+{
+	cwg_atomic_store_relaxed(&dev->backlog, backlog);
+	if (backlog >= CWG_UNDER_LOAD_BACKLOG)
+		cwg_atomic_store_relaxed(&dev->last_under_load, now);
+}
+
+void cwg_device_get_stats(struct cwg_device *dev, struct cwg_device_stats *st)
+{
+	const uint64_t *src = (const uint64_t *)&dev->stats;
+	uint64_t *dst = (uint64_t *)st;
+	size_t i;
+
+	for (i = 0; i < sizeof(*st) / sizeof(uint64_t); i++)
+		dst[i] = cwg_atomic_load_relaxed(&src[i]);
+}
+
+void cwg_device_cfg_lock(struct cwg_device *dev)
+{
+	cwg_rwlock_wrlock(&dev->cfg_lock);
+}
+
+void cwg_device_cfg_rdlock(struct cwg_device *dev)
+{
+	cwg_rwlock_rdlock(&dev->cfg_lock);
+}
+
+void cwg_device_cfg_unlock(struct cwg_device *dev)
+{
+	cwg_rwlock_unlock(&dev->cfg_lock);
+}
+
+/* DH(our static, their static), computed once per key change; zeros when
+ * either is missing or the result is degenerate, which makes handshakes
+ * with that peer fail cleanly. */
+static void precompute_ss(struct cwg_device *dev, struct cwg_peer *peer)
+{
+	if (!dev->have_identity ||
+	    !cwg_x25519(peer->ss, dev->static_priv, peer->pubkey.pubkey))
+		cwg_memset(peer->ss, 0, sizeof(peer->ss));
+}
+
+void cwg_device_set_private_key(struct cwg_device *dev, const uint8_t *key)
+{
+	uint8_t priv[32], pub[32];
+	struct cwg_pubkey_entry *e;
+	struct cwg_peer *peer;
+
+	if (!key || is_zero(key)) {
+		if (!dev->have_identity)
+			return;
+		dev->have_identity = false;
+		cwg_wipe(dev->static_priv, 32);
+		cwg_wipe(dev->static_pub, 32);
+		cookie_checker_set_key(&dev->cookie, NULL);
+	} else {
+		cwg_memcpy(priv, key, 32);
+		cwg_x25519_clamp(priv);
+		if (dev->have_identity &&
+		    cwg_ct_equal(priv, dev->static_priv, 32)) {
+			cwg_wipe(priv, sizeof(priv));
+			return;
+		}
+		if (!cwg_x25519_public(pub, priv)) {
+			cwg_wipe(priv, sizeof(priv));
+			return;
+		}
+		/* A peer with our own key cannot be talked to. */
+		e = cwg_pubkey_table_find(&dev->peers_by_key, pub);
+		if (e)
+			cwg_device_remove_peer(
+				dev, CWG_CONTAINER_OF(e, struct cwg_peer, pubkey));
+		cwg_memcpy(dev->static_priv, priv, 32);
+		cwg_memcpy(dev->static_pub, pub, 32);
+		dev->have_identity = true;
+		cookie_checker_set_key(&dev->cookie, pub);
+		cwg_wipe(priv, sizeof(priv));
+	}
+	for (peer = dev->first; peer; peer = peer->next) {
+		precompute_ss(dev, peer);
+		cwg_mutex_lock(&peer->lock);
+		peer_expire_current_keypairs(peer);
+		cwg_mutex_unlock(&peer->lock);
+	}
+}
+
+bool cwg_device_get_private_key(struct cwg_device *dev, uint8_t key[32])
+{
+	if (dev->have_identity)
+		cwg_memcpy(key, dev->static_priv, 32);
+	return dev->have_identity;
+}
+
+bool cwg_device_get_public_key(struct cwg_device *dev, uint8_t key[32])
+{
+	if (dev->have_identity)
+		cwg_memcpy(key, dev->static_pub, 32);
+	return dev->have_identity;
+}
+
+struct cwg_peer *cwg_device_find_peer(struct cwg_device *dev,
+				      const uint8_t pubkey[32])
+{
+	struct cwg_pubkey_entry *e = cwg_pubkey_table_find(&dev->peers_by_key,
+							   pubkey);
+
+	return e ? CWG_CONTAINER_OF(e, struct cwg_peer, pubkey) : NULL;
+}
+
+int cwg_device_add_peer(struct cwg_device *dev, const uint8_t pubkey[32],
+			struct cwg_peer **out)
+{
+	struct cwg_peer *peer;
+
+	if (dev->have_identity && cwg_ct_equal(pubkey, dev->static_pub, 32))
+		return -CWG_EINVAL;
+	if (cwg_device_find_peer(dev, pubkey))
+		return -CWG_EEXIST;
+	peer = cwg_zalloc(sizeof(*peer));
+	if (!peer)
+		return -CWG_ENOMEM;
+	cwg_memcpy(peer->pubkey.pubkey, pubkey, 32);
+	if (cwg_pubkey_table_add(&dev->peers_by_key, &peer->pubkey) < 0) {
+		cwg_free(peer);
+		return -CWG_ENOMEM;
+	}
+	peer->dev = dev;
+	cwg_mutex_init(&peer->lock);
+	cookie_maker_init(&peer->cookie, pubkey);
+	cwg_pkt_list_init(&peer->staged);
+	precompute_ss(dev, peer);
+	peer->prev = dev->last;
+	if (dev->last)
+		dev->last->next = peer;
+	else
+		dev->first = peer;
+	dev->last = peer;
+	dev->peer_count++;
+	*out = peer;
+	return 0;
+}
+
+void cwg_device_remove_peer(struct cwg_device *dev, struct cwg_peer *peer)
+{
+	struct cwg_pkt *p;
+
+	cwg_mutex_lock(&peer->lock);
+	timers_stop(peer);
+	handshake_clear(peer);
+	peer_clear_keypairs(peer);
+	while ((p = cwg_pkt_list_pop(&peer->staged)))
+		cwg_pkt_free(p);
+	cwg_mutex_unlock(&peer->lock);
+	cwg_allowedips_remove_owner(&dev->allowedips, &peer->allowedips);
+	cwg_pubkey_table_remove(&dev->peers_by_key, &peer->pubkey);
+	if (peer->prev)
+		peer->prev->next = peer->next;
+	else
+		dev->first = peer->next;
+	if (peer->next)
+		peer->next->prev = peer->prev;
+	else
+		dev->last = peer->prev;
+	dev->peer_count--;
+	cwg_mutex_destroy(&peer->lock);
+	cwg_wipe(peer, sizeof(*peer));
+	cwg_free(peer);
+}
+
+void cwg_device_remove_all_peers(struct cwg_device *dev)
+{
+	while (dev->first)
+		cwg_device_remove_peer(dev, dev->first);
+}
+
+struct cwg_peer *cwg_device_first_peer(struct cwg_device *dev)
+{
+	return dev->first;
+}
+
+struct cwg_peer *cwg_peer_next(struct cwg_peer *peer)
+{
+	return peer->next;
+}
+
+uint32_t cwg_device_peer_count(struct cwg_device *dev)
+{
+	return dev->peer_count;
+}
+
+void cwg_peer_set_preshared_key(struct cwg_peer *peer, const uint8_t *psk)
+{
+	cwg_mutex_lock(&peer->lock);
+	if (psk)
+		cwg_memcpy(peer->psk, psk, 32);
+	else
+		cwg_wipe(peer->psk, 32);
+	cwg_mutex_unlock(&peer->lock);
+}
+
+void cwg_peer_set_endpoint(struct cwg_peer *peer, const struct cwg_endpoint *ep)
+{
+	cwg_mutex_lock(&peer->lock);
+	cwg_memset(&peer->endpoint, 0, sizeof(peer->endpoint));
+	peer->endpoint.family = ep->family;
+	peer->endpoint.port = ep->port;
+	cwg_memcpy(peer->endpoint.addr, ep->addr, 16);
+	cwg_mutex_unlock(&peer->lock);
+}
+
+void cwg_peer_clear_endpoint_src(struct cwg_peer *peer)
+{
+	cwg_mutex_lock(&peer->lock);
+	cwg_memset(peer->endpoint.src_addr, 0, 16);
+	peer->endpoint.src_ifindex = 0;
+	cwg_mutex_unlock(&peer->lock);
+}
+
+void cwg_peer_set_persistent_keepalive(struct cwg_peer *peer, uint16_t secs)
+{
+	cwg_mutex_lock(&peer->lock);
+	if (secs && !peer->persistent_keepalive)
+		peer->keepalive_requested = true;
+	peer->persistent_keepalive = secs;
+	if (!secs)
+		peer->t_persistent_keepalive = 0;
+	cwg_mutex_unlock(&peer->lock);
+}
+
+static int errno_from_allowedips(int ret)
+{
+	return ret == -1 ? -CWG_EINVAL : ret == -2 ? -CWG_ENOMEM : 0;
+}
+
+int cwg_peer_add_allowed_ip(struct cwg_peer *peer, int family,
+			    const uint8_t *addr, uint8_t cidr)
+{
+	return errno_from_allowedips(cwg_allowedips_insert(
+		&peer->dev->allowedips, family, addr, cidr, &peer->allowedips));
+}
+
+int cwg_peer_remove_allowed_ip(struct cwg_peer *peer, int family,
+			       const uint8_t *addr, uint8_t cidr)
+{
+	return cwg_allowedips_remove(&peer->dev->allowedips, family, addr, cidr,
+				     &peer->allowedips) < 0 ?
+		       -CWG_EINVAL :
+		       0;
+}
+
+void cwg_peer_clear_allowed_ips(struct cwg_peer *peer)
+{
+	cwg_allowedips_remove_owner(&peer->dev->allowedips, &peer->allowedips);
+}
+
+void cwg_peer_get_info(struct cwg_peer *peer, struct cwg_peer_info *info)
+{
+	cwg_memcpy(info->public_key, peer->pubkey.pubkey, 32);
+	info->persistent_keepalive = peer->persistent_keepalive;
+	cwg_mutex_lock(&peer->lock);
+	cwg_memcpy(info->preshared_key, peer->psk, 32);
+	info->endpoint = peer->endpoint;
+	info->last_handshake_wall_ns = peer->last_handshake_wall_ns;
+	cwg_mutex_unlock(&peer->lock);
+	info->rx_bytes = cwg_atomic_load_relaxed(&peer->rx_bytes);
+	info->tx_bytes = cwg_atomic_load_relaxed(&peer->tx_bytes);
+}
+
+int cwg_peer_walk_allowed_ips(struct cwg_peer *peer,
+			      int (*fn)(void *ctx, int family,
+					const uint8_t *addr, uint8_t cidr),
+			      void *ctx)
+{
+	return cwg_allowedips_walk(&peer->allowedips, fn, ctx);
+}

@@ -1,0 +1,255 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The device: what a platform layer (src/linux, a test harness, a kernel
+ * glue) calls. Three data entry points, each taking a batch and returning
+ * what to emit in a struct cwg_out:
+ *
+ *   cwg_device_send()     plaintext IP packets from the tunnel
+ *   cwg_device_receive()  UDP datagrams with their source endpoint
+ *   cwg_device_tick()     the passage of time (timers)
+ *
+ * and configuration calls used by the UAPI. Time comes in as a monotonic
+ * nanosecond count `now`; the wall clock (for TAI64N timestamps and
+ * last-handshake times) is now + the offset the host keeps current with
+ * cwg_device_set_wall_offset(). Randomness comes from the rng given at
+ * creation.
+ *
+ * Locking, outermost first (see device.c for what each protects):
+ *   dev->cfg_lock (rwlock)  read: one per data batch and per tick;
+ *                           write: configuration (cwg_device_cfg_lock)
+ *   peer->lock (mutex)      handshake, keypair slots, timers, endpoint
+ *   dev->index_lock (mutex) the receiver-index table
+ *   keypair->replay_lock    one keypair's replay window
+ * Configuration calls (cwg_device_*peer*, cwg_peer_set_*, allowed IPs) must
+ * be made between cwg_device_cfg_lock() and cwg_device_cfg_unlock(); the
+ * info getters between cwg_device_cfg_rdlock() and cwg_device_cfg_unlock().
+ */
+#ifndef CWG_DEVICE_H
+#define CWG_DEVICE_H
+
+#include "platform.h"
+
+/* Whitepaper section 6 and the kernel's messages.h. */
+#define CWG_REKEY_AFTER_MESSAGES (1ULL << 60)
+#define CWG_REJECT_AFTER_MESSAGES (UINT64_MAX - (1ULL << 13))
+#define CWG_REKEY_TIMEOUT_NS (5ULL * 1000000000ULL)
+#define CWG_REKEY_TIMEOUT_JITTER_MAX_NS (333ULL * 1000000ULL)
+#define CWG_KEEPALIVE_TIMEOUT_NS (10ULL * 1000000000ULL)
+#define CWG_REKEY_AFTER_TIME_NS (120ULL * 1000000000ULL)
+#define CWG_REJECT_AFTER_TIME_NS (180ULL * 1000000000ULL)
+#define CWG_REKEY_ATTEMPT_TIME_NS (90ULL * 1000000000ULL)
+#define CWG_INITIATIONS_PER_SECOND 50
+#define CWG_MAX_STAGED_PACKETS 128
+#define CWG_COOKIE_SECRET_MAX_AGE_NS (120ULL * 1000000000ULL)
+
+/* Wire sizes. */
+#define CWG_MSG_INITIATION_LEN 148
+#define CWG_MSG_RESPONSE_LEN 92
+#define CWG_MSG_COOKIE_REPLY_LEN 64
+#define CWG_MSG_DATA_HEADER_LEN 16
+#define CWG_MSG_DATA_MIN_LEN 32 /* header + tag: a keepalive */
+/* Bytes a sealed data packet needs beyond the plaintext: header before,
+ * padding (< 16) and tag after. */
+#define CWG_DATA_HEADROOM 16
+#define CWG_DATA_TAILROOM (15 + 16)
+
+struct cwg_device;
+struct cwg_peer;
+
+/* A UDP endpoint. addr (and src_addr) are 4 or 16 bytes, network order. */
+struct cwg_endpoint {
+	uint8_t family;	  /* 0 (unset), 4 or 6 */
+	uint16_t port;	  /* host order */
+	uint8_t addr[16];
+	/* The local address the peer's packet arrived on, used as the source
+	 * of replies (sticky source); all zeros means "let routing choose". */
+	uint8_t src_addr[16];
+	uint32_t src_ifindex;
+};
+
+/*
+ * A packet buffer from the host's pool. The bytes [buf, buf + cap) belong
+ * to it; the packet is [data, data + len). The core moves data back (to
+ * prepend the 16-byte header) and len forward (padding, tag) within that
+ * space, so a plaintext packet handed to cwg_device_send needs
+ * CWG_DATA_HEADROOM before and CWG_DATA_TAILROOM after it.
+ */
+struct cwg_pkt {
+	struct cwg_pkt *next;
+	uint8_t *buf;
+	uint8_t *data;
+	uint32_t cap;
+	uint32_t len;
+	/* receive: where the datagram came from (and to which local address);
+	 * output to the network: where to send it (and from where). */
+	struct cwg_endpoint ep;
+	/* output: the peer this packet belongs to (for stats and grouping). */
+	struct cwg_peer *peer;
+};
+
+struct cwg_pkt_list {
+	struct cwg_pkt *head;
+	struct cwg_pkt **tail;
+	uint32_t count;
+};
+
+static inline void cwg_pkt_list_init(struct cwg_pkt_list *l)
+{
+	l->head = NULL;
+	l->tail = &l->head;
+	l->count = 0;
+}
+static inline void cwg_pkt_list_append(struct cwg_pkt_list *l,
+				       struct cwg_pkt *p)
+{
+	p->next = NULL;
+	*l->tail = p;
+	l->tail = &p->next;
+	l->count++;
+}
+static inline struct cwg_pkt *cwg_pkt_list_pop(struct cwg_pkt_list *l)
+{
+	struct cwg_pkt *p = l->head;
+	if (p) {
+		l->head = p->next;
+		if (!l->head)
+			l->tail = &l->head;
+		l->count--;
+		p->next = NULL;
+	}
+	return p;
+}
+
+/* What a call wants emitted. The caller initializes both lists and owns
+ * every packet on them afterwards. */
+struct cwg_out {
+	struct cwg_pkt_list net; /* datagrams; pkt->ep is the destination */
+	struct cwg_pkt_list tun; /* decrypted IP packets for the tunnel */
+};
+
+static inline void cwg_out_init(struct cwg_out *o)
+{
+	cwg_pkt_list_init(&o->net);
+	cwg_pkt_list_init(&o->tun);
+}
+
+/* Why a packet was dropped; each is counted in the device's stats. */
+enum cwg_drop {
+	CWG_DROP_BAD_LENGTH,	  /* wrong size for its type */
+	CWG_DROP_UNKNOWN_TYPE,	  /* first byte not 1..4 or reserved non-zero */
+	CWG_DROP_BAD_MAC1,
+	CWG_DROP_BAD_MAC2,	  /* under load with a stale or absent cookie */
+	CWG_DROP_HANDSHAKE_INVALID, /* did not decrypt, unknown peer, bad key */
+	CWG_DROP_REPLAYED_TIMESTAMP,
+	CWG_DROP_FLOOD,		  /* initiations < 20 ms apart */
+	CWG_DROP_RATE_LIMITED,
+	CWG_DROP_UNKNOWN_INDEX,
+	CWG_DROP_BAD_TAG,	  /* data packet failed authentication */
+	CWG_DROP_REPLAYED_COUNTER,
+	CWG_DROP_KEY_EXPIRED,	  /* keypair too old or counter exhausted */
+	CWG_DROP_NO_ROUTE,	  /* no peer's allowed IPs hold the dest */
+	CWG_DROP_NO_ENDPOINT,
+	CWG_DROP_NOT_ALLOWED,	  /* inner source not the sender's */
+	CWG_DROP_BAD_INNER,	  /* not a valid IPv4/IPv6 packet */
+	CWG_DROP_STAGED_OVERFLOW, /* oldest waiting packet pushed out */
+	CWG_DROP_NO_KEY,	  /* gave up on the handshake; queue flushed */
+	CWG_DROP_NO_BUFFER,	  /* host pool empty or packet too big */
+	CWG_DROP_NO_PRIVATE_KEY,
+	CWG_DROP_MAX
+};
+extern const char *const cwg_drop_names[CWG_DROP_MAX];
+
+struct cwg_device_stats {
+	uint64_t drops[CWG_DROP_MAX];
+	uint64_t handshake_initiations_rx;
+	uint64_t handshake_responses_rx;
+	uint64_t cookie_replies_rx;
+	uint64_t cookie_replies_tx;
+	uint64_t handshakes_completed;
+	uint64_t keypairs_wiped; /* sessions whose keys were destroyed */
+};
+
+typedef void (*cwg_rng_fn)(void *ctx, uint8_t *buf, size_t len);
+
+/* rng NULL means the crypto layer's CSPRNG. NULL when out of memory. */
+struct cwg_device *cwg_device_new(cwg_rng_fn rng, void *rng_ctx);
+/* Frees everything, wiping every secret. No other call may be running. */
+void cwg_device_free(struct cwg_device *dev);
+
+void cwg_device_set_wall_offset(struct cwg_device *dev, int64_t wall_minus_mono_ns);
+/* The tunnel MTU, used to cap padding. */
+void cwg_device_set_mtu(struct cwg_device *dev, uint32_t mtu);
+/* The host's count of handshake messages waiting to be processed: at
+ * CWG_UNDER_LOAD_BACKLOG or more the device is under load (mac2 required,
+ * cookie replies sent) until one second after it drops below. */
+#define CWG_UNDER_LOAD_BACKLOG 512
+void cwg_device_set_handshake_backlog(struct cwg_device *dev, uint32_t backlog,
+				      uint64_t now);
+void cwg_device_get_stats(struct cwg_device *dev, struct cwg_device_stats *st);
+
+/* ---- data path (any thread; each call is one batch) ---- */
+void cwg_device_send(struct cwg_device *dev, struct cwg_pkt_list *in,
+		     uint64_t now, struct cwg_out *out);
+void cwg_device_receive(struct cwg_device *dev, struct cwg_pkt_list *in,
+			uint64_t now, struct cwg_out *out);
+/* Timers. Call at least every 100 ms, and right after configuration. */
+void cwg_device_tick(struct cwg_device *dev, uint64_t now, struct cwg_out *out);
+
+/* ---- configuration ---- */
+void cwg_device_cfg_lock(struct cwg_device *dev);
+void cwg_device_cfg_rdlock(struct cwg_device *dev);
+void cwg_device_cfg_unlock(struct cwg_device *dev);
+
+/* key NULL or all zeros removes it. The public key is derived; peers whose
+ * key equals it are removed, as the kernel does. */
+void cwg_device_set_private_key(struct cwg_device *dev, const uint8_t *key);
+/* false when no private key is set. */
+bool cwg_device_get_private_key(struct cwg_device *dev, uint8_t key[32]);
+bool cwg_device_get_public_key(struct cwg_device *dev, uint8_t key[32]);
+
+struct cwg_peer *cwg_device_find_peer(struct cwg_device *dev,
+				      const uint8_t pubkey[32]);
+/* 0 and *peer set, -CWG_EINVAL when pubkey is the device's own,
+ * -CWG_ENOMEM. */
+int cwg_device_add_peer(struct cwg_device *dev, const uint8_t pubkey[32],
+			struct cwg_peer **peer);
+void cwg_device_remove_peer(struct cwg_device *dev, struct cwg_peer *peer);
+void cwg_device_remove_all_peers(struct cwg_device *dev);
+/* Peers in the order they were added. */
+struct cwg_peer *cwg_device_first_peer(struct cwg_device *dev);
+struct cwg_peer *cwg_peer_next(struct cwg_peer *peer);
+uint32_t cwg_device_peer_count(struct cwg_device *dev);
+
+/* psk NULL or all zeros: none. */
+void cwg_peer_set_preshared_key(struct cwg_peer *peer, const uint8_t *psk);
+void cwg_peer_set_endpoint(struct cwg_peer *peer, const struct cwg_endpoint *ep);
+/* Forget the sticky source address (the host saw it vanish). */
+void cwg_peer_clear_endpoint_src(struct cwg_peer *peer);
+/* 0 turns it off; turning it on sends a keepalive at the next tick. */
+void cwg_peer_set_persistent_keepalive(struct cwg_peer *peer, uint16_t secs);
+/* 0, -CWG_EINVAL (bad family/cidr), -CWG_ENOMEM. */
+int cwg_peer_add_allowed_ip(struct cwg_peer *peer, int family,
+			    const uint8_t *addr, uint8_t cidr);
+/* 0, or -CWG_EINVAL. Removing a prefix the peer does not hold is not an
+ * error. */
+int cwg_peer_remove_allowed_ip(struct cwg_peer *peer, int family,
+			       const uint8_t *addr, uint8_t cidr);
+void cwg_peer_clear_allowed_ips(struct cwg_peer *peer);
+
+struct cwg_peer_info {
+	uint8_t public_key[32];
+	uint8_t preshared_key[32]; /* zeros when unset */
+	struct cwg_endpoint endpoint;
+	uint64_t last_handshake_wall_ns; /* 0: never */
+	uint64_t rx_bytes;
+	uint64_t tx_bytes;
+	uint16_t persistent_keepalive;
+};
+void cwg_peer_get_info(struct cwg_peer *peer, struct cwg_peer_info *info);
+/* Same contract as cwg_allowedips_walk. */
+int cwg_peer_walk_allowed_ips(struct cwg_peer *peer,
+			      int (*fn)(void *ctx, int family,
+					const uint8_t *addr, uint8_t cidr),
+			      void *ctx);
+
+#endif

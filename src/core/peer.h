@@ -1,0 +1,182 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The core's internal structures and the functions its files share. Only
+ * src/core and white-box tests include this; hosts use device.h.
+ */
+#ifndef CWG_PEER_H
+#define CWG_PEER_H
+
+#include "allowedips.h"
+#include "cookie.h"
+#include "device.h"
+#include "lookup.h"
+#include "noise.h"
+#include "replay.h"
+
+enum noise_index_kind {
+	NOISE_INDEX_HANDSHAKE = 1,
+	NOISE_INDEX_KEYPAIR = 2,
+};
+
+/* An entry of the device's receiver-index table. */
+struct noise_index {
+	struct cwg_index_entry entry;
+	uint8_t kind;
+	bool registered;
+};
+
+/*
+ * A session's keys. Allocated when a handshake completes, referenced by
+ * the peer's slots and, for the length of one batch, by data-path threads;
+ * wiped and freed when the last reference goes. The slots and the index
+ * entry change only under peer->lock; the counters are atomics; the replay
+ * window has its own lock so several receive threads can share a session.
+ */
+struct cwg_keypair {
+	struct noise_index idx; /* our index: incoming data carries it */
+	struct cwg_peer *peer;
+	uint32_t remote_index;	/* theirs: outgoing data carries it */
+	uint32_t refcount;
+	bool initiator;
+	bool send_valid;	/* cleared to force a new handshake */
+	uint64_t birth;
+	uint64_t send_counter;	/* next nonce, atomic */
+	uint8_t send_key[32];
+	uint8_t recv_key[32];
+	struct cwg_mutex replay_lock;
+	struct cwg_replay replay;
+};
+
+enum handshake_state {
+	HS_ZEROED,
+	HS_CREATED_INITIATION,
+	HS_CONSUMED_INITIATION,
+	HS_CREATED_RESPONSE,
+	HS_CONSUMED_RESPONSE,
+};
+
+struct cwg_handshake {
+	struct noise_index idx; /* our index for this handshake */
+	enum handshake_state state;
+	struct noise_state ns;
+	uint32_t remote_index;
+	uint8_t latest_timestamp[12];
+	uint64_t last_initiation_consumption;
+	bool have_consumed_initiation;
+};
+
+/*
+ * peer->lock protects everything below it that is not marked atomic.
+ * The fields above it change only under the device's cfg_lock (write).
+ */
+struct cwg_peer {
+	struct cwg_pubkey_entry pubkey; /* in dev->peers_by_key */
+	struct cwg_allowedips_owner allowedips;
+	struct cwg_device *dev;
+	struct cwg_peer *next, *prev;	/* dev's list, in order of addition */
+	uint8_t ss[32];			/* DH(our private, their public) */
+	uint16_t persistent_keepalive;	/* seconds, 0 off */
+
+	struct cwg_mutex lock;
+	uint8_t psk[32];
+	struct cwg_handshake hs;
+	struct cookie_maker cookie;
+	struct cwg_keypair *kp_current, *kp_previous, *kp_next;
+	struct cwg_endpoint endpoint;
+	struct cwg_pkt_list staged;
+
+	/* Timers: absolute deadlines on the monotonic clock, 0 when off. */
+	uint64_t t_retransmit_handshake;
+	uint64_t t_send_keepalive;
+	uint64_t t_new_handshake;
+	uint64_t t_zero_key_material;
+	uint64_t t_persistent_keepalive;
+	bool need_another_keepalive;
+	bool keepalive_requested; /* send one at the next tick */
+	uint32_t handshake_attempts;
+	uint64_t last_sent_handshake;
+	bool have_sent_handshake;
+	bool sent_lastminute_handshake;
+	uint64_t last_handshake_wall_ns;
+
+	uint64_t rx_bytes; /* atomic */
+	uint64_t tx_bytes; /* atomic */
+};
+
+/*
+ * cfg_lock: read by each data batch and tick, write by configuration; it
+ * guards the peer list, the pubkey table, the allowed-IPs trie, the static
+ * identity and each peer's fields above its lock.
+ * index_lock: the index table (taken inside a peer's lock, never around
+ * one).
+ */
+struct cwg_device {
+	struct cwg_rwlock cfg_lock;
+	struct cwg_mutex index_lock;
+	struct cwg_index_table index;
+	struct cwg_pubkey_table peers_by_key;
+	struct cwg_allowedips allowedips;
+	struct cwg_peer *first, *last;
+	uint32_t peer_count;
+
+	bool have_identity;
+	uint8_t static_priv[32];
+	uint8_t static_pub[32];
+	struct cookie_checker cookie;
+
+	cwg_rng_fn rng;
+	void *rng_ctx;
+	int64_t wall_offset; /* atomic */
+	uint32_t mtu;	     /* atomic */
+	uint64_t last_under_load; /* atomic */
+	uint32_t backlog;	  /* atomic */
+
+	struct cwg_device_stats stats; /* each field atomic */
+};
+
+#define cwg_count(dev, field) cwg_atomic_add_relaxed(&(dev)->stats.field, 1)
+static inline void cwg_drop(struct cwg_device *dev, enum cwg_drop why)
+{
+	cwg_atomic_add_relaxed(&dev->stats.drops[why], 1);
+}
+void cwg_drop_pkt(struct cwg_device *dev, struct cwg_pkt *pkt,
+		  enum cwg_drop why);
+
+static inline bool cwg_expired(uint64_t birth, uint64_t now, uint64_t age)
+{
+	return now >= birth + age || now < birth;
+}
+
+/* handshake.c */
+struct cwg_pkt *handshake_create_initiation(struct cwg_peer *peer,
+					    uint64_t now);
+void handshake_receive(struct cwg_device *dev, struct cwg_pkt *pkt,
+		       uint64_t now, struct cwg_out *out);
+void handshake_clear(struct cwg_peer *peer);
+void keypair_put(struct cwg_keypair *kp);
+void peer_clear_keypairs(struct cwg_peer *peer);
+void peer_expire_current_keypairs(struct cwg_peer *peer);
+bool peer_received_with_keypair(struct cwg_peer *peer, struct cwg_keypair *kp);
+void peer_set_endpoint_from(struct cwg_peer *peer, const struct cwg_endpoint *ep);
+
+/* send.c */
+void send_initiation(struct cwg_peer *peer, bool is_retry, uint64_t now,
+		     struct cwg_out *out);
+void send_staged(struct cwg_peer *peer, uint64_t now, struct cwg_out *out);
+void send_keepalive(struct cwg_peer *peer, uint64_t now, struct cwg_out *out);
+void send_control(struct cwg_peer *peer, struct cwg_pkt *pkt, uint64_t now,
+		  struct cwg_out *out);
+
+/* timers.c: the whitepaper's events, called under peer->lock. */
+void timers_data_sent(struct cwg_peer *peer, uint64_t now);
+void timers_data_received(struct cwg_peer *peer, uint64_t now);
+void timers_any_authenticated_packet_sent(struct cwg_peer *peer);
+void timers_any_authenticated_packet_received(struct cwg_peer *peer);
+void timers_any_authenticated_packet_traversal(struct cwg_peer *peer,
+					       uint64_t now);
+void timers_handshake_initiated(struct cwg_peer *peer, uint64_t now);
+void timers_handshake_complete(struct cwg_peer *peer, uint64_t now);
+void timers_session_derived(struct cwg_peer *peer, uint64_t now);
+void timers_stop(struct cwg_peer *peer);
+
+#endif

@@ -1,0 +1,284 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Sending: staged packets are sealed under the peer's current keypair, or
+ * wait (at most CWG_MAX_STAGED_PACKETS, oldest dropped) while a handshake
+ * is started.
+ *
+ * The bulk path splits the work the way the kernel does: under the peer's
+ * lock it only takes a reference on the keypair and reserves a run of
+ * counters (struct send_job); the sealing itself runs after the lock is
+ * dropped, so several threads can seal for one peer at once.
+ */
+#include "../crypto/crypto.h"
+#include "messages.h"
+#include "peer.h"
+
+struct send_job {
+	struct cwg_peer *peer;
+	struct cwg_keypair *kp;
+	uint64_t counter;
+	struct cwg_pkt_list pkts;
+	struct cwg_endpoint ep;
+};
+
+void cwg_drop_pkt(struct cwg_device *dev, struct cwg_pkt *pkt,
+		  enum cwg_drop why)
+{
+	cwg_drop(dev, why);
+	cwg_pkt_free(pkt);
+}
+
+static void drop_list(struct cwg_device *dev, struct cwg_pkt_list *l,
+		      enum cwg_drop why)
+{
+	struct cwg_pkt *p;
+
+	while ((p = cwg_pkt_list_pop(l)))
+		cwg_drop_pkt(dev, p, why);
+}
+
+void send_control(struct cwg_peer *peer, struct cwg_pkt *pkt, uint64_t now,
+		  struct cwg_out *out)
+{
+	(void)now;
+	if (!peer->endpoint.family) {
+		cwg_drop_pkt(peer->dev, pkt, CWG_DROP_NO_ENDPOINT);
+		return;
+	}
+	pkt->ep = peer->endpoint;
+	pkt->peer = peer;
+	cwg_atomic_add_relaxed(&peer->tx_bytes, pkt->len);
+	cwg_pkt_list_append(&out->net, pkt);
+}
+
+/* Under peer->lock. Rate limited to one per REKEY_TIMEOUT. */
+void send_initiation(struct cwg_peer *peer, bool is_retry, uint64_t now,
+		     struct cwg_out *out)
+{
+	struct cwg_pkt *pkt;
+
+	if (!is_retry)
+		peer->handshake_attempts = 0;
+	if (peer->have_sent_handshake &&
+	    !cwg_expired(peer->last_sent_handshake, now, CWG_REKEY_TIMEOUT_NS))
+		return;
+	peer->last_sent_handshake = now;
+	peer->have_sent_handshake = true;
+	pkt = handshake_create_initiation(peer, now);
+	if (!pkt)
+		return;
+	timers_any_authenticated_packet_traversal(peer, now);
+	timers_any_authenticated_packet_sent(peer);
+	timers_handshake_initiated(peer, now);
+	send_control(peer, pkt, now, out);
+}
+
+static bool keypair_usable_for_send(const struct cwg_keypair *kp, uint64_t now)
+{
+	return kp && kp->send_valid &&
+	       !cwg_expired(kp->birth, now, CWG_REJECT_AFTER_TIME_NS) &&
+	       cwg_atomic_load_relaxed(&kp->send_counter) <
+		       CWG_REJECT_AFTER_MESSAGES;
+}
+
+/*
+ * Under peer->lock: move the staged packets into job with a keypair
+ * reference and their counters, or start a handshake and leave them
+ * staged (trimmed to the queue's bound). false when nothing is to be
+ * sealed.
+ */
+static bool send_prepare(struct cwg_peer *peer, uint64_t now,
+			 struct cwg_out *out, struct send_job *job)
+{
+	struct cwg_keypair *kp = peer->kp_current;
+	struct cwg_pkt *p;
+	bool data = false;
+	uint32_t n = peer->staged.count;
+
+	job->kp = NULL;
+	if (!n)
+		return false;
+	if (!peer->endpoint.family) {
+		drop_list(peer->dev, &peer->staged, CWG_DROP_NO_ENDPOINT);
+		return false;
+	}
+	if (!keypair_usable_for_send(kp, now))
+		goto need_handshake;
+	job->counter = cwg_atomic_fetch_add(&kp->send_counter, (uint64_t)n);
+	if (job->counter + n > CWG_REJECT_AFTER_MESSAGES) {
+		kp->send_valid = false;
+		goto need_handshake;
+	}
+	cwg_atomic_add_relaxed(&kp->refcount, 1);
+	job->kp = kp;
+	job->peer = peer;
+	job->ep = peer->endpoint;
+	job->pkts = peer->staged; /* non-empty: tail points into a packet */
+	cwg_pkt_list_init(&peer->staged);
+
+	for (p = job->pkts.head; p; p = p->next)
+		if (p->len) {
+			data = true;
+			break;
+		}
+	if (data)
+		timers_data_sent(peer, now);
+	timers_any_authenticated_packet_traversal(peer, now);
+	timers_any_authenticated_packet_sent(peer);
+	/* Keep the key fresh: rekey by message count, and by age on the side
+	 * that initiated (the responder waits, so both do not race). */
+	if (job->counter + n > CWG_REKEY_AFTER_MESSAGES ||
+	    (kp->initiator &&
+	     cwg_expired(kp->birth, now, CWG_REKEY_AFTER_TIME_NS)))
+		send_initiation(peer, false, now, out);
+	return true;
+
+need_handshake:
+	while (peer->staged.count > CWG_MAX_STAGED_PACKETS)
+		cwg_drop_pkt(peer->dev, cwg_pkt_list_pop(&peer->staged),
+			     CWG_DROP_STAGED_OVERFLOW);
+	send_initiation(peer, false, now, out);
+	return false;
+}
+
+/* Seal one packet in place: header before, padding and tag after. */
+static bool seal_one(struct send_job *job, struct cwg_pkt *p, uint64_t counter,
+		     uint32_t mtu)
+{
+	uint32_t len = p->len, padded = (len + 15) & ~15U;
+	uint8_t *hdr;
+
+	if (mtu && padded > mtu && len <= mtu)
+		padded = mtu;
+	if (p->data < p->buf + CWG_DATA_HEADROOM ||
+	    p->data + padded + CWG_AEAD_TAG_LEN > p->buf + p->cap)
+		return false;
+	cwg_memset(p->data + len, 0, padded - len);
+	hdr = p->data - CWG_DATA_HEADROOM;
+	cwg_msg_set_type(hdr, CWG_MSG_DATA);
+	cwg_put_le32(hdr + CWG_DATA_RECEIVER, job->kp->remote_index);
+	cwg_put_le64(hdr + CWG_DATA_COUNTER, counter);
+	cwg_aead_seal(hdr + CWG_DATA_PAYLOAD, hdr + CWG_DATA_PAYLOAD, padded,
+		      NULL, 0, counter, job->kp->send_key);
+	p->data = hdr;
+	p->len = CWG_DATA_HEADROOM + padded + CWG_AEAD_TAG_LEN;
+	p->ep = job->ep;
+	p->peer = job->peer;
+	return true;
+}
+
+/* No lock needed: the keypair reference keeps the keys alive. */
+static void send_run(struct cwg_device *dev, struct send_job *job,
+		     struct cwg_out *out)
+{
+	uint32_t mtu = cwg_atomic_load_relaxed(&dev->mtu);
+	uint64_t counter = job->counter, bytes = 0;
+	struct cwg_pkt *p;
+
+	while ((p = cwg_pkt_list_pop(&job->pkts))) {
+		if (!seal_one(job, p, counter++, mtu)) {
+			cwg_drop_pkt(dev, p, CWG_DROP_NO_BUFFER);
+			continue;
+		}
+		bytes += p->len;
+		cwg_pkt_list_append(&out->net, p);
+	}
+	cwg_atomic_add_relaxed(&job->peer->tx_bytes, bytes);
+	keypair_put(job->kp);
+	job->kp = NULL;
+}
+
+void send_staged(struct cwg_peer *peer, uint64_t now, struct cwg_out *out)
+{
+	struct send_job job;
+
+	if (send_prepare(peer, now, out, &job))
+		send_run(peer->dev, &job, out);
+}
+
+void send_keepalive(struct cwg_peer *peer, uint64_t now, struct cwg_out *out)
+{
+	struct cwg_pkt *p;
+
+	if (!peer->staged.count) {
+		p = cwg_pkt_alloc();
+		if (!p) {
+			cwg_drop(peer->dev, CWG_DROP_NO_BUFFER);
+			return;
+		}
+		p->len = 0;
+		cwg_pkt_list_append(&peer->staged, p);
+	}
+	send_staged(peer, now, out);
+}
+
+/* The peer that owns a plaintext packet's destination; CWG_DROP_MAX when
+ * found, else why the packet has none. */
+static enum cwg_drop route(struct cwg_device *dev, const struct cwg_pkt *p,
+			   struct cwg_peer **peer)
+{
+	struct cwg_allowedips_owner *o;
+
+	if (p->len >= 20 && p->data[0] >> 4 == 4)
+		o = cwg_allowedips_lookup(&dev->allowedips, 4, p->data + 16);
+	else if (p->len >= 40 && p->data[0] >> 4 == 6)
+		o = cwg_allowedips_lookup(&dev->allowedips, 6, p->data + 24);
+	else
+		return CWG_DROP_BAD_INNER;
+	if (!o)
+		return CWG_DROP_NO_ROUTE;
+	*peer = CWG_CONTAINER_OF(o, struct cwg_peer, allowedips);
+	return CWG_DROP_MAX;
+}
+
+static void send_group(struct cwg_device *dev, struct cwg_peer *peer,
+		       struct cwg_pkt_list *group, uint64_t now,
+		       struct cwg_out *out)
+{
+	struct send_job job;
+	bool run;
+
+	cwg_mutex_lock(&peer->lock);
+	if (!peer->endpoint.family) {
+		cwg_mutex_unlock(&peer->lock);
+		drop_list(dev, group, CWG_DROP_NO_ENDPOINT);
+		return;
+	}
+	/* Append the group to what already waits, preserving order. */
+	if (group->head) {
+		*peer->staged.tail = group->head;
+		peer->staged.tail = group->tail;
+		peer->staged.count += group->count;
+		cwg_pkt_list_init(group);
+	}
+	run = send_prepare(peer, now, out, &job);
+	cwg_mutex_unlock(&peer->lock);
+	if (run)
+		send_run(dev, &job, out);
+}
+
+void cwg_device_send(struct cwg_device *dev, struct cwg_pkt_list *in,
+		     uint64_t now, struct cwg_out *out)
+{
+	struct cwg_pkt_list group;
+	struct cwg_peer *cur = NULL, *peer = NULL;
+	struct cwg_pkt *p;
+	enum cwg_drop why;
+
+	cwg_pkt_list_init(&group);
+	cwg_rwlock_rdlock(&dev->cfg_lock);
+	while ((p = cwg_pkt_list_pop(in))) {
+		why = route(dev, p, &peer);
+		if (why != CWG_DROP_MAX) {
+			cwg_drop_pkt(dev, p, why);
+			continue;
+		}
+		if (peer != cur && group.count)
+			send_group(dev, cur, &group, now, out);
+		cur = peer;
+		cwg_pkt_list_append(&group, p);
+	}
+	if (group.count)
+		send_group(dev, cur, &group, now, out);
+	cwg_rwlock_unlock(&dev->cfg_lock);
+}

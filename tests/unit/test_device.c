@@ -1,0 +1,764 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Two core devices, a virtual clock and an in-memory wire: the protocol's
+ * behaviour over time, deterministic for a given seed (CWG_SEED, printed).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/messages.h"
+#include "core/peer.h"
+#include "crypto/crypto.h"
+#include "linux/platform.h"
+#include "tap.h"
+
+#define SEC 1000000000ULL
+#define MS 1000000ULL
+
+/* splitmix64: a seeded, reproducible stream per device. */
+struct rng {
+	uint64_t s;
+};
+static void rng_fill(void *ctx, uint8_t *buf, size_t len)
+{
+	struct rng *r = ctx;
+
+	while (len) {
+		uint64_t z = (r->s += 0x9e3779b97f4a7c15ULL);
+		size_t n = len < 8 ? len : 8;
+
+		z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+		z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+		z ^= z >> 31;
+		memcpy(buf, &z, n);
+		buf += n;
+		len -= n;
+	}
+}
+
+struct node {
+	const char *name;
+	struct cwg_device *dev;
+	struct rng rng;
+	struct cwg_endpoint addr; /* its outer address */
+	uint8_t inner[4];	  /* its tunnel address */
+	struct cwg_peer *peer;	  /* its one peer: the other node */
+	struct cwg_pkt_list tun;  /* packets it delivered */
+	struct cwg_pkt_list wire; /* datagrams it sent, not yet delivered */
+};
+
+static uint64_t now = 1000 * SEC;
+static uint64_t seed = 0x5eed;
+
+static void free_list(struct cwg_pkt_list *l)
+{
+	struct cwg_pkt *p;
+
+	while ((p = cwg_pkt_list_pop(l)))
+		cwg_pkt_free(p);
+}
+
+static void collect(struct node *n, struct cwg_out *out)
+{
+	struct cwg_pkt *p;
+
+	while ((p = cwg_pkt_list_pop(&out->net)))
+		cwg_pkt_list_append(&n->wire, p);
+	while ((p = cwg_pkt_list_pop(&out->tun)))
+		cwg_pkt_list_append(&n->tun, p);
+}
+
+static void node_init(struct node *n, const char *name, uint8_t last,
+		      uint64_t s)
+{
+	memset(n, 0, sizeof(*n));
+	n->name = name;
+	n->rng.s = s;
+	n->dev = cwg_device_new(rng_fill, &n->rng);
+	n->addr.family = 4;
+	n->addr.port = (uint16_t)(51820 + last);
+	n->addr.addr[0] = 192;
+	n->addr.addr[2] = 2;
+	n->addr.addr[3] = last;
+	n->inner[0] = 10;
+	n->inner[3] = last;
+	cwg_pkt_list_init(&n->tun);
+	cwg_pkt_list_init(&n->wire);
+}
+
+static void node_free(struct node *n)
+{
+	free_list(&n->tun);
+	free_list(&n->wire);
+	cwg_device_free(n->dev);
+}
+
+/* Give each node a key and the other as its peer. */
+static void pair(struct node *a, struct node *b, bool with_psk)
+{
+	uint8_t ka[32], kb[32], pa[32], pb[32], psk[32];
+	struct node *n[2] = { a, b };
+	int i;
+
+	rng_fill(&a->rng, ka, 32);
+	rng_fill(&b->rng, kb, 32);
+	rng_fill(&a->rng, psk, 32);
+	cwg_x25519_clamp(ka);
+	cwg_x25519_clamp(kb);
+	cwg_x25519_public(pa, ka);
+	cwg_x25519_public(pb, kb);
+	for (i = 0; i < 2; i++) {
+		struct node *me = n[i], *other = n[1 - i];
+
+		cwg_device_cfg_lock(me->dev);
+		cwg_device_set_private_key(me->dev, i ? kb : ka);
+		cwg_device_add_peer(me->dev, i ? pa : pb, &me->peer);
+		cwg_peer_set_endpoint(me->peer, &other->addr);
+		cwg_peer_add_allowed_ip(me->peer, 4, other->inner, 32);
+		if (with_psk)
+			cwg_peer_set_preshared_key(me->peer, psk);
+		cwg_device_cfg_unlock(me->dev);
+	}
+}
+
+/* An IPv4 packet from src to dst carrying a 32-bit sequence number. */
+static struct cwg_pkt *ip_packet(const uint8_t src[4], const uint8_t dst[4],
+				 uint32_t seq, uint32_t payload)
+{
+	struct cwg_pkt *p = cwg_pkt_alloc();
+	uint8_t *d = p->data;
+	uint32_t total = 20 + payload;
+
+	memset(d, 0, total);
+	d[0] = 0x45;
+	d[2] = (uint8_t)(total >> 8);
+	d[3] = (uint8_t)total;
+	d[8] = 64;
+	d[9] = 17;
+	memcpy(d + 12, src, 4);
+	memcpy(d + 16, dst, 4);
+	if (payload >= 4)
+		cwg_put_be32(d + 20, seq);
+	p->len = total;
+	return p;
+}
+
+static void send_from(struct node *n, const struct node *to, uint32_t seq)
+{
+	struct cwg_pkt_list in;
+	struct cwg_out out;
+
+	cwg_pkt_list_init(&in);
+	cwg_out_init(&out);
+	cwg_pkt_list_append(&in, ip_packet(n->inner, to->inner, seq, 100));
+	cwg_device_send(n->dev, &in, now, &out);
+	collect(n, &out);
+}
+
+static void tick(struct node *n)
+{
+	struct cwg_out out;
+
+	cwg_out_init(&out);
+	cwg_device_tick(n->dev, now, &out);
+	collect(n, &out);
+}
+
+/* What a datagram is, for filters and counting. */
+static uint32_t type_of(const struct cwg_pkt *p)
+{
+	return cwg_msg_type(p->data, p->len);
+}
+
+/* Deliver everything `from` has on its wire to `to`, as sent from
+ * `src` (normally from->addr). filter may drop (return false). Returns
+ * how many were delivered. */
+typedef bool (*wire_filter)(const struct cwg_pkt *p, void *ctx);
+static int deliver(struct node *from, struct node *to,
+		   const struct cwg_endpoint *src, wire_filter f, void *ctx)
+{
+	struct cwg_pkt_list in;
+	struct cwg_out out;
+	struct cwg_pkt *p;
+	int n = 0;
+
+	cwg_pkt_list_init(&in);
+	while ((p = cwg_pkt_list_pop(&from->wire))) {
+		if (f && !f(p, ctx)) {
+			cwg_pkt_free(p);
+			continue;
+		}
+		p->ep = *src;
+		cwg_pkt_list_append(&in, p);
+		n++;
+	}
+	cwg_out_init(&out);
+	cwg_device_receive(to->dev, &in, now, &out);
+	collect(to, &out);
+	return n;
+}
+
+/* Shuttle datagrams both ways until the wire is quiet. */
+static void pump(struct node *a, struct node *b, wire_filter f, void *ctx)
+{
+	int rounds = 0;
+
+	while ((a->wire.count || b->wire.count) && rounds++ < 20) {
+		deliver(a, b, &a->addr, f, ctx);
+		deliver(b, a, &b->addr, f, ctx);
+	}
+}
+
+/* Advance the clock in steps, ticking both and pumping the wire. */
+static void run(struct node *a, struct node *b, uint64_t dt, uint64_t step,
+		wire_filter f, void *ctx)
+{
+	uint64_t end = now + dt;
+
+	while (now < end) {
+		now += step;
+		if (now > end)
+			now = end;
+		tick(a);
+		tick(b);
+		pump(a, b, f, ctx);
+	}
+}
+
+static uint32_t count_tun(struct node *n)
+{
+	uint32_t c = n->tun.count;
+
+	free_list(&n->tun);
+	return c;
+}
+
+static uint64_t drops(struct node *n, enum cwg_drop why)
+{
+	struct cwg_device_stats st;
+
+	cwg_device_get_stats(n->dev, &st);
+	return st.drops[why];
+}
+
+static struct cwg_device_stats stats(struct node *n)
+{
+	struct cwg_device_stats st;
+
+	cwg_device_get_stats(n->dev, &st);
+	return st;
+}
+
+static void setup(struct node *a, struct node *b, bool psk)
+{
+	node_init(a, "A", 1, seed * 2 + 1);
+	node_init(b, "B", 2, seed * 2 + 2);
+	pair(a, b, psk);
+}
+
+static void test_handshake_and_data(void)
+{
+	struct node a, b;
+	uint32_t i;
+
+	setup(&a, &b, true);
+	send_from(&a, &b, 1);
+	ok(a.wire.count == 1 && type_of(a.wire.head) == CWG_MSG_INITIATION &&
+		   a.wire.head->len == CWG_MSG_INITIATION_LEN,
+	   "first packet to a new peer sends a 148-byte initiation");
+	pump(&a, &b, NULL, NULL);
+	ok(stats(&a).handshakes_completed == 1 &&
+		   stats(&b).handshakes_completed == 1,
+	   "handshake completes on both sides");
+	ok(count_tun(&b) == 1, "the staged packet arrives after the handshake");
+	for (i = 0; i < 50; i++) {
+		send_from(&a, &b, i);
+		send_from(&b, &a, i);
+	}
+	pump(&a, &b, NULL, NULL);
+	ok(count_tun(&b) == 50 && count_tun(&a) == 50,
+	   "50 packets each way delivered");
+	ok(b.peer->kp_current && a.peer->kp_current &&
+		   !a.peer->kp_next && !b.peer->kp_next,
+	   "responder promoted its next keypair on first data");
+	{
+		struct cwg_peer_info ia;
+		cwg_device_cfg_rdlock(a.dev);
+		cwg_peer_get_info(a.peer, &ia);
+		cwg_device_cfg_unlock(a.dev);
+		ok(ia.tx_bytes > 50 * 100 && ia.rx_bytes > 50 * 100 &&
+			   ia.last_handshake_wall_ns != 0,
+		   "transfer counters and handshake time are kept");
+	}
+	node_free(&a);
+	node_free(&b);
+}
+
+static void test_rekey_no_loss(void)
+{
+	struct node a, b;
+	uint32_t sent = 0, got_b = 0, got_a = 0;
+	uint64_t hs0, end;
+
+	setup(&a, &b, false);
+	send_from(&a, &b, 0);
+	pump(&a, &b, NULL, NULL);
+	got_b += count_tun(&b);
+	sent = 1;
+	hs0 = stats(&a).handshakes_completed;
+	end = now + 400 * SEC;
+	while (now < end) {
+		now += 250 * MS;
+		send_from(&a, &b, sent);
+		send_from(&b, &a, sent);
+		sent++;
+		tick(&a);
+		tick(&b);
+		pump(&a, &b, NULL, NULL);
+		got_b += count_tun(&b);
+		got_a += count_tun(&a);
+	}
+	ok(stats(&a).handshakes_completed + stats(&b).handshakes_completed -
+			   2 * hs0 >= 6,
+	   "sessions were renewed about every 120 s over 400 s (%llu handshakes)",
+	   (unsigned long long)stats(&a).handshakes_completed);
+	ok(got_b == sent && got_a == sent - 1,
+	   "no packet lost across the rekeys (%u/%u and %u/%u)", got_b, sent,
+	   got_a, sent - 1);
+	node_free(&a);
+	node_free(&b);
+}
+
+static int count_type(struct cwg_pkt_list *l, uint32_t type)
+{
+	struct cwg_pkt *p;
+	int n = 0;
+
+	for (p = l->head; p; p = p->next)
+		n += type_of(p) == type;
+	return n;
+}
+
+static void test_reject_after_time(void)
+{
+	struct node a, b;
+	uint64_t start;
+	int data_before, data_after;
+
+	setup(&a, &b, false);
+	send_from(&a, &b, 0);
+	pump(&a, &b, NULL, NULL);
+	start = now;
+	/* From here no handshake message gets through. */
+	now = start + 179 * SEC;
+	tick(&a);
+	free_list(&a.wire);
+	send_from(&a, &b, 1);
+	data_before = count_type(&a.wire, CWG_MSG_DATA);
+	free_list(&a.wire);
+	now = start + 181 * SEC;
+	tick(&a);
+	free_list(&a.wire);
+	send_from(&a, &b, 2);
+	data_after = count_type(&a.wire, CWG_MSG_DATA);
+	ok(data_before == 1 && data_after == 0,
+	   "data is sealed at 179 s but refused at 181 s without a new handshake");
+	ok(a.peer->staged.count == 1, "the refused packet waits for a handshake");
+	node_free(&a);
+	node_free(&b);
+}
+
+static void test_keepalive(void)
+{
+	struct node a, b;
+	int ka = 0;
+	struct cwg_pkt *p;
+
+	setup(&a, &b, false);
+	send_from(&a, &b, 0);
+	pump(&a, &b, NULL, NULL);
+	count_tun(&b);
+	/* A's keepalive confirmed the session; now A sends data, B is quiet. */
+	send_from(&a, &b, 1);
+	deliver(&a, &b, &a.addr, NULL, NULL);
+	count_tun(&b);
+	now += 9 * SEC;
+	tick(&b);
+	ok(b.wire.count == 0, "no keepalive 9 s after receiving");
+	now += 1 * SEC + 1;
+	tick(&b);
+	for (p = b.wire.head; p; p = p->next)
+		ka += type_of(p) == CWG_MSG_DATA && p->len == 32;
+	ok(ka == 1, "a 32-byte keepalive 10 s after receiving without sending");
+	node_free(&a);
+	node_free(&b);
+}
+
+static void test_persistent_keepalive(void)
+{
+	struct node a, b;
+	uint64_t t0;
+	int at_once, later, none;
+
+	setup(&a, &b, false);
+	send_from(&a, &b, 0);
+	pump(&a, &b, NULL, NULL);
+	count_tun(&b);
+	run(&a, &b, 30 * SEC, 100 * MS, NULL, NULL);
+	cwg_device_cfg_lock(b.dev);
+	cwg_peer_set_persistent_keepalive(b.peer, 25);
+	cwg_device_cfg_unlock(b.dev);
+	tick(&b);
+	at_once = count_type(&b.wire, CWG_MSG_DATA);
+	pump(&a, &b, NULL, NULL);
+	t0 = now;
+	now = t0 + 24 * SEC;
+	tick(&b);
+	none = b.wire.count;
+	now = t0 + 25 * SEC;
+	tick(&b);
+	later = count_type(&b.wire, CWG_MSG_DATA);
+	ok(at_once == 1, "turning persistent keepalive on sends one at once");
+	ok(none == 0 && later == 1,
+	   "then one every 25 s of silence (%d at 24 s, %d at 25 s)", none, later);
+	node_free(&a);
+	node_free(&b);
+}
+
+static void test_retries_and_give_up(void)
+{
+	struct node a, b;
+	uint64_t times[64], t_start, lo = ~0ULL, hi = 0;
+	int n = 0, i;
+
+	setup(&a, &b, false);
+	t_start = now;
+	send_from(&a, &b, 0);
+	while (now < t_start + 200 * SEC) {
+		struct cwg_pkt *p;
+
+		for (p = a.wire.head; p; p = p->next)
+			if (type_of(p) == CWG_MSG_INITIATION && n < 64)
+				times[n++] = now;
+		free_list(&a.wire);
+		now += 10 * MS;
+		tick(&a);
+	}
+	for (i = 1; i < n; i++) {
+		uint64_t d = times[i] - times[i - 1];
+		lo = d < lo ? d : lo;
+		hi = d > hi ? d : hi;
+	}
+	ok(n == 20, "20 initiations (1 + 19 retries) before giving up: %d", n);
+	ok(lo >= 5 * SEC && hi <= 5 * SEC + 333 * MS + 10 * MS,
+	   "retries every 5 s plus up to 333 ms jitter (%.3f..%.3f s)",
+	   lo / 1e9, hi / 1e9);
+	ok(times[n - 1] - times[0] <= 110 * SEC,
+	   "given up within about 90 s of retrying");
+	ok(a.peer->staged.count == 0 && drops(&a, CWG_DROP_NO_KEY) == 1,
+	   "the waiting packet is dropped when giving up");
+	send_from(&a, &b, 1);
+	ok(count_type(&a.wire, CWG_MSG_INITIATION) == 1,
+	   "new traffic starts a handshake again");
+	node_free(&a);
+	node_free(&b);
+}
+
+static bool all_zero(const void *p, size_t n)
+{
+	const uint8_t *b = p;
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (b[i])
+			return false;
+	return true;
+}
+
+static void test_zero_keys(void)
+{
+	struct node a, b;
+	uint64_t t0;
+	uint64_t wiped0;
+
+	setup(&a, &b, false);
+	send_from(&a, &b, 0);
+	pump(&a, &b, NULL, NULL);
+	t0 = now;
+	wiped0 = stats(&a).keypairs_wiped;
+	now = t0 + 539 * SEC;
+	tick(&a);
+	ok(a.peer->kp_current != NULL, "keys still held at 539 s");
+	now = t0 + 540 * SEC;
+	tick(&a);
+	ok(!a.peer->kp_current && !a.peer->kp_previous && !a.peer->kp_next,
+	   "keypair slots empty at 540 s");
+	ok(stats(&a).keypairs_wiped == wiped0 + 1,
+	   "the session's keys were wiped");
+	ok(all_zero(&a.peer->hs.ns, sizeof(a.peer->hs.ns)) &&
+		   a.peer->hs.state == HS_ZEROED,
+	   "handshake state (ephemeral key, chaining key, hash) is zero");
+	node_free(&a);
+	node_free(&b);
+}
+
+static bool capture_initiation(const struct cwg_pkt *p, void *ctx)
+{
+	uint8_t *buf = ctx;
+
+	if (type_of(p) == CWG_MSG_INITIATION)
+		memcpy(buf, p->data, CWG_MSG_INITIATION_LEN);
+	return true;
+}
+
+static struct cwg_pkt *pkt_from(const uint8_t *bytes, uint32_t len)
+{
+	struct cwg_pkt *p = cwg_pkt_alloc();
+
+	memcpy(p->data, bytes, len);
+	p->len = len;
+	return p;
+}
+
+static void inject(struct node *to, const struct cwg_endpoint *src,
+		   const uint8_t *bytes, uint32_t len)
+{
+	struct cwg_pkt_list in;
+	struct cwg_out out;
+	struct cwg_pkt *p = pkt_from(bytes, len);
+
+	p->ep = *src;
+	cwg_pkt_list_init(&in);
+	cwg_pkt_list_append(&in, p);
+	cwg_out_init(&out);
+	cwg_device_receive(to->dev, &in, now, &out);
+	collect(to, &out);
+}
+
+static void test_replayed_initiation(void)
+{
+	struct node a, b;
+	uint8_t init[CWG_MSG_INITIATION_LEN];
+	struct cwg_keypair *kp;
+
+	setup(&a, &b, false);
+	send_from(&a, &b, 0);
+	pump(&a, &b, capture_initiation, init);
+	count_tun(&b);
+	kp = b.peer->kp_current;
+	now += SEC;
+	inject(&b, &a.addr, init, sizeof(init));
+	ok(drops(&b, CWG_DROP_REPLAYED_TIMESTAMP) == 1 && b.wire.count == 0,
+	   "a replayed initiation is refused and answered with nothing");
+	ok(b.peer->kp_current == kp && !b.peer->kp_next,
+	   "and changes no session state");
+	node_free(&a);
+	node_free(&b);
+}
+
+static void test_cookie_path(void)
+{
+	struct node a, b;
+
+	setup(&a, &b, false);
+	cwg_device_set_handshake_backlog(b.dev, CWG_UNDER_LOAD_BACKLOG, now);
+	send_from(&a, &b, 0);
+	deliver(&a, &b, &a.addr, NULL, NULL);
+	ok(b.wire.count == 1 && type_of(b.wire.head) == CWG_MSG_COOKIE_REPLY &&
+		   b.wire.head->len == CWG_MSG_COOKIE_REPLY_LEN,
+	   "under load, an initiation without mac2 gets a 64-byte cookie reply");
+	deliver(&b, &a, &b.addr, NULL, NULL);
+	ok(a.peer->cookie.cookie_valid && stats(&a).cookie_replies_rx == 1,
+	   "the initiator stores the cookie");
+	/* The retry 5 s later carries mac2; B is still under load. */
+	now += 5 * SEC + 400 * MS;
+	cwg_device_set_handshake_backlog(b.dev, CWG_UNDER_LOAD_BACKLOG, now);
+	tick(&a);
+	ok(a.wire.count == 1 && !all_zero(a.wire.head->data + CWG_INIT_MAC2, 16),
+	   "the retry carries a mac2");
+	pump(&a, &b, NULL, NULL);
+	ok(stats(&b).handshakes_completed == 1 && count_tun(&b) == 1,
+	   "handshake completes under load and the packet arrives");
+	node_free(&a);
+	node_free(&b);
+}
+
+static void test_simultaneous(void)
+{
+	struct node a, b;
+	uint32_t i, ga, gb;
+
+	setup(&a, &b, false);
+	send_from(&a, &b, 0);
+	send_from(&b, &a, 0);
+	run(&a, &b, 30 * SEC, 100 * MS, NULL, NULL);
+	count_tun(&a);
+	count_tun(&b);
+	for (i = 0; i < 10; i++) {
+		send_from(&a, &b, i);
+		send_from(&b, &a, i);
+	}
+	pump(&a, &b, NULL, NULL);
+	ga = count_tun(&a);
+	gb = count_tun(&b);
+	ok(ga == 10 && gb == 10,
+	   "simultaneous initiations converge to a working session (%u, %u)",
+	   ga, gb);
+	ok(a.peer->kp_current && b.peer->kp_current &&
+		   a.peer->kp_current->remote_index ==
+			   b.peer->kp_current->idx.entry.index,
+	   "both sides use the same session");
+	node_free(&a);
+	node_free(&b);
+}
+
+struct snapshot {
+	struct cwg_keypair *cur;
+	struct cwg_endpoint ep;
+	uint64_t rx;
+	uint64_t replay_next;
+};
+
+static struct snapshot snap(struct node *n)
+{
+	struct snapshot s;
+
+	memset(&s, 0, sizeof(s));
+	s.cur = n->peer->kp_current;
+	s.ep = n->peer->endpoint;
+	s.rx = n->peer->rx_bytes;
+	s.replay_next = s.cur ? s.cur->replay.next : 0;
+	return s;
+}
+
+static bool same(const struct snapshot *x, const struct snapshot *y)
+{
+	return x->cur == y->cur && !memcmp(&x->ep, &y->ep, sizeof(x->ep)) &&
+	       x->rx == y->rx && x->replay_next == y->replay_next;
+}
+
+static bool capture_data(const struct cwg_pkt *p, void *ctx)
+{
+	struct cwg_pkt **keep = ctx;
+
+	if (type_of(p) == CWG_MSG_DATA && p->len > 32 && !*keep)
+		*keep = pkt_from(p->data, p->len);
+	return true;
+}
+
+static void test_malformed(void)
+{
+	struct node a, b;
+	uint8_t init[CWG_MSG_INITIATION_LEN], buf[256];
+	struct cwg_pkt *data = NULL;
+	struct cwg_endpoint evil = { .family = 4, .port = 666,
+				     .addr = { 203, 0, 113, 9 } };
+	struct snapshot before, after;
+	uint32_t len;
+
+	setup(&a, &b, false);
+	send_from(&a, &b, 0);
+	pump(&a, &b, capture_initiation, init);
+	send_from(&a, &b, 1);
+	pump(&a, &b, capture_data, &data);
+	count_tun(&b);
+	before = snap(&b);
+
+	init[CWG_INIT_MAC1] ^= 1;
+	inject(&b, &evil, init, sizeof(init));
+	ok(drops(&b, CWG_DROP_BAD_MAC1) == 1, "bad mac1 dropped");
+
+	len = data->len;
+	memcpy(buf, data->data, len);
+	buf[len - 1] ^= 0x80;
+	inject(&b, &evil, buf, len);
+	ok(drops(&b, CWG_DROP_BAD_TAG) == 1, "bad tag dropped");
+
+	inject(&b, &evil, data->data, len);
+	ok(drops(&b, CWG_DROP_REPLAYED_COUNTER) == 1, "reused counter dropped");
+
+	inject(&b, &evil, init, 147);
+	inject(&b, &evil, data->data, 31);
+	inject(&b, &evil, init, 3);
+	ok(drops(&b, CWG_DROP_BAD_LENGTH) == 3, "wrong lengths dropped");
+
+	memcpy(buf, data->data, len);
+	buf[0] = 5;
+	inject(&b, &evil, buf, len);
+	memcpy(buf, data->data, len);
+	buf[1] = 1; /* a reserved byte */
+	inject(&b, &evil, buf, len);
+	ok(drops(&b, CWG_DROP_UNKNOWN_TYPE) == 2,
+	   "unknown type and non-zero reserved bytes dropped");
+
+	memcpy(buf, data->data, len);
+	cwg_put_le32(buf + 4, b.peer->kp_current->idx.entry.index ^ 1);
+	inject(&b, &evil, buf, len);
+	ok(drops(&b, CWG_DROP_UNKNOWN_INDEX) == 1, "unknown index dropped");
+
+	after = snap(&b);
+	ok(same(&before, &after) && b.wire.count == 0 && b.tun.count == 0,
+	   "none of them changed state, answered or delivered anything");
+	cwg_pkt_free(data);
+	node_free(&a);
+	node_free(&b);
+}
+
+static void test_roaming_and_filter(void)
+{
+	struct node a, b;
+	struct cwg_endpoint moved = { .family = 4, .port = 4444,
+				      .addr = { 198, 51, 100, 7 } };
+	uint8_t other[4] = { 10, 0, 0, 99 };
+	struct cwg_pkt_list in;
+	struct cwg_out out;
+
+	setup(&a, &b, false);
+	send_from(&a, &b, 0);
+	pump(&a, &b, NULL, NULL);
+	count_tun(&b);
+	send_from(&a, &b, 1);
+	deliver(&a, &b, &moved, NULL, NULL);
+	ok(count_tun(&b) == 1 && b.peer->endpoint.port == 4444 &&
+		   b.peer->endpoint.addr[0] == 198,
+	   "the endpoint follows the source of an authenticated packet");
+
+	/* A seals a packet whose inner source is not among A's allowed IPs
+	 * at B: B must not deliver it. */
+	cwg_pkt_list_init(&in);
+	cwg_out_init(&out);
+	cwg_pkt_list_append(&in, ip_packet(other, b.inner, 7, 100));
+	cwg_device_send(a.dev, &in, now, &out);
+	collect(&a, &out);
+	ok(count_type(&a.wire, CWG_MSG_DATA) == 1, "A seals it (routing is by destination)");
+	deliver(&a, &b, &a.addr, NULL, NULL);
+	ok(count_tun(&b) == 0 && drops(&b, CWG_DROP_NOT_ALLOWED) == 1,
+	   "B drops a packet whose inner source belongs to no allowed IP of A");
+	free_list(&a.wire);
+	node_free(&a);
+	node_free(&b);
+}
+
+int main(void)
+{
+	const char *s = getenv("CWG_SEED");
+
+	if (s)
+		seed = strtoull(s, NULL, 0);
+	diag("seed %llu (set CWG_SEED to reproduce)", (unsigned long long)seed);
+	cwg_crypto_init();
+	test_handshake_and_data();
+	test_rekey_no_loss();
+	test_reject_after_time();
+	test_keepalive();
+	test_persistent_keepalive();
+	test_retries_and_give_up();
+	test_zero_keys();
+	test_replayed_initiation();
+	test_cookie_path();
+	test_simultaneous();
+	test_malformed();
+	test_roaming_and_filter();
+	return done_testing();
+}
