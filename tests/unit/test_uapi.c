@@ -1,0 +1,1145 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The configuration protocol against the real core device: exact get
+ * output, every error class, the peer verbs, streaming (byte at a time,
+ * several requests per connection, huge requests) and a set/get round trip
+ * over random configurations checked against a small model.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "crypto/crypto.h"
+#include "tap.h"
+#include "uapi/uapi.h"
+
+/* ---- a host with a listen port and a fwmark ---- */
+
+struct fake_host {
+	uint16_t port;
+	uint32_t mark;
+	int port_calls, mark_calls;
+	int port_err; /* what set_listen_port returns */
+};
+
+static uint16_t fh_get_port(void *ctx)
+{
+	return ((struct fake_host *)ctx)->port;
+}
+
+static int fh_set_port(void *ctx, uint16_t port)
+{
+	struct fake_host *h = ctx;
+
+	h->port_calls++;
+	if (h->port_err)
+		return h->port_err;
+	h->port = port;
+	return 0;
+}
+
+static uint32_t fh_get_mark(void *ctx)
+{
+	return ((struct fake_host *)ctx)->mark;
+}
+
+static int fh_set_mark(void *ctx, uint32_t mark)
+{
+	struct fake_host *h = ctx;
+
+	h->mark_calls++;
+	h->mark = mark;
+	return 0;
+}
+
+static void host_init(struct cwg_uapi_host *uh, struct fake_host *fh)
+{
+	memset(fh, 0, sizeof(*fh));
+	uh->ctx = fh;
+	uh->get_listen_port = fh_get_port;
+	uh->set_listen_port = fh_set_port;
+	uh->get_fwmark = fh_get_mark;
+	uh->set_fwmark = fh_set_mark;
+}
+
+/* ---- helpers ---- */
+
+static uint64_t rng_state;
+
+static uint64_t rnd(void)
+{
+	/* splitmix64 */
+	uint64_t z = (rng_state += 0x9e3779b97f4a7c15ULL);
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	return z ^ (z >> 31);
+}
+
+static void rnd_bytes(uint8_t *p, size_t n)
+{
+	while (n--)
+		*p++ = (uint8_t)rnd();
+}
+
+static void keyhex(char out[65], const uint8_t k[32])
+{
+	hex_encode(out, k, 32);
+}
+
+/* A valid peer public key (from a random private key). */
+static void rnd_pubkey(uint8_t pub[32])
+{
+	uint8_t sk[32];
+
+	rnd_bytes(sk, 32);
+	cwg_x25519_clamp(sk);
+	cwg_x25519_public(pub, sk);
+}
+
+/* Run one exchange; returns the reply as a NUL-terminated string the
+ * caller frees, and the return value in *ret. */
+static char *xreq(struct cwg_device *dev, const struct cwg_uapi_host *h,
+		  const char *s, size_t len, int *ret)
+{
+	struct cwg_uapi_buf out = { 0 };
+	char *r;
+
+	*ret = cwg_uapi_request(dev, h, s, len, &out);
+	r = malloc(out.len + 1);
+	if (out.len)
+		memcpy(r, out.data, out.len);
+	r[out.len] = '\0';
+	cwg_uapi_buf_free(&out);
+	return r;
+}
+
+static char *req(struct cwg_device *dev, const struct cwg_uapi_host *h,
+		 const char *s, int *ret)
+{
+	return xreq(dev, h, s, strlen(s), ret);
+}
+
+static char *get(struct cwg_device *dev, const struct cwg_uapi_host *h)
+{
+	int ret;
+	char *r = req(dev, h, "get=1\n\n", &ret);
+
+	if (ret != 0)
+		diag("get returned %d", ret);
+	return r;
+}
+
+/* The errno a set of `body` answers (body without "set=1\n", with its
+ * blank line); -1000 when the reply is not a lone errno line. */
+static int set_errno(struct cwg_device *dev, const struct cwg_uapi_host *h,
+		     const char *body)
+{
+	size_t n = strlen(body);
+	char *s = malloc(n + 8), *r;
+	int ret, e = -1000;
+
+	memcpy(s, "set=1\n", 6);
+	memcpy(s + 6, body, n + 1);
+	r = req(dev, h, s, &ret);
+	if (ret == 0 && sscanf(r, "errno=%d\n\n", &e) == 1) {
+		char chk[32];
+
+		snprintf(chk, sizeof(chk), "errno=%d\n\n", e);
+		if (strcmp(chk, r))
+			e = -1000;
+	} else {
+		e = -1000;
+	}
+	free(s);
+	free(r);
+	return e;
+}
+
+static uint32_t peer_count(struct cwg_device *dev)
+{
+	uint32_t n;
+
+	cwg_device_cfg_rdlock(dev);
+	n = cwg_device_peer_count(dev);
+	cwg_device_cfg_unlock(dev);
+	return n;
+}
+
+static int count_lines(const char *s, const char *prefix)
+{
+	size_t pl = strlen(prefix);
+	int n = 0;
+
+	while (*s) {
+		if (!strncmp(s, prefix, pl))
+			n++;
+		s = strchr(s, '\n');
+		if (!s)
+			break;
+		s++;
+	}
+	return n;
+}
+
+static bool has_line(const char *s, const char *line)
+{
+	size_t l = strlen(line);
+
+	while (*s) {
+		if (!strncmp(s, line, l) && s[l] == '\n')
+			return true;
+		s = strchr(s, '\n');
+		if (!s)
+			break;
+		s++;
+	}
+	return false;
+}
+
+/* get's output turned into the set that should reproduce it: drop the
+ * read-only keys and the errno, replace every peer. */
+static char *get_to_set(const char *g)
+{
+	size_t n = strlen(g);
+	char *out = malloc(n + 64), *p = out;
+	const char *ro[] = { "last_handshake_time_sec=",
+			     "last_handshake_time_nsec=", "tx_bytes=",
+			     "rx_bytes=", "errno=" };
+
+	p += sprintf(p, "set=1\nreplace_peers=true\n");
+	while (*g) {
+		const char *e = strchr(g, '\n');
+		size_t l = e ? (size_t)(e - g) + 1 : strlen(g), i;
+		bool skip = l == 1;
+
+		for (i = 0; i < sizeof(ro) / sizeof(ro[0]); i++)
+			if (!strncmp(g, ro[i], strlen(ro[i])))
+				skip = true;
+		if (!skip) {
+			memcpy(p, g, l);
+			p += l;
+		}
+		g += l;
+	}
+	*p++ = '\n';
+	*p = '\0';
+	return out;
+}
+
+/* ---- exact output ---- */
+
+static void test_basic(void)
+{
+	struct cwg_device *dev = cwg_device_new(NULL, NULL);
+	struct cwg_uapi_host uh;
+	struct fake_host fh;
+	uint8_t sk[32], pk1[32], pk2[32], psk[32];
+	char skh[65], pk1h[65], pk2h[65], pskh[65], req_s[2048], exp[4096];
+	char *r;
+	int ret;
+
+	host_init(&uh, &fh);
+	r = get(dev, &uh);
+	ok(!strcmp(r, "errno=0\n\n"), "empty device: get is just errno=0");
+	free(r);
+
+	rnd_bytes(sk, 32);
+	sk[0] |= 7; /* not clamped: the device must clamp it */
+	rnd_pubkey(pk1);
+	rnd_pubkey(pk2);
+	rnd_bytes(psk, 32);
+	keyhex(skh, sk);
+	keyhex(pk1h, pk1);
+	keyhex(pk2h, pk2);
+	keyhex(pskh, psk);
+	snprintf(req_s, sizeof(req_s),
+		 "set=1\nprivate_key=%s\nlisten_port=51820\nfwmark=0x10\n\n",
+		 skh);
+	r = req(dev, &uh, req_s, &ret);
+	ok(ret == 0 && !strcmp(r, "errno=-22\n\n"), "fwmark=0x10 rejected");
+	free(r);
+
+	snprintf(req_s, sizeof(req_s),
+		 "set=1\nprivate_key=%s\nlisten_port=51820\nfwmark=4096\n"
+		 "public_key=%s\npreshared_key=%s\nendpoint=192.0.2.1:51820\n"
+		 "persistent_keepalive_interval=25\nallowed_ip=10.1.0.0/16\n"
+		 "allowed_ip=10.2.3.4/32\n"
+		 "public_key=%s\nendpoint=[2001:db8::1]:1\n"
+		 "allowed_ip=2001:db8:0:0:0:0:0:0/32\nprotocol_version=1\n\n",
+		 skh, pk1h, pskh, pk2h);
+	r = req(dev, &uh, req_s, &ret);
+	ok(ret == 0 && !strcmp(r, "errno=0\n\n"), "set accepted");
+	free(r);
+	ok(fh.port == 51820 && fh.port_calls == 2 && fh.mark == 4096 &&
+	   fh.mark_calls == 1, "host got listen_port and fwmark");
+
+	cwg_x25519_clamp(sk);
+	keyhex(skh, sk);
+	snprintf(exp, sizeof(exp),
+		 "private_key=%s\nlisten_port=51820\nfwmark=4096\n"
+		 "public_key=%s\npreshared_key=%s\nprotocol_version=1\n"
+		 "endpoint=192.0.2.1:51820\nlast_handshake_time_sec=0\n"
+		 "last_handshake_time_nsec=0\ntx_bytes=0\nrx_bytes=0\n"
+		 "persistent_keepalive_interval=25\n",
+		 skh, pk1h, pskh);
+	r = get(dev, &uh);
+	ok(!strncmp(r, exp, strlen(exp)),
+	   "get prints device and first peer in wireguard-go's order");
+	ok(has_line(r, "allowed_ip=10.1.0.0/16") &&
+	   has_line(r, "allowed_ip=10.2.3.4/32"), "first peer's allowed IPs");
+	snprintf(exp, sizeof(exp),
+		 "public_key=%s\npreshared_key=%064d\nprotocol_version=1\n"
+		 "endpoint=[2001:db8::1]:1\nlast_handshake_time_sec=0\n"
+		 "last_handshake_time_nsec=0\ntx_bytes=0\nrx_bytes=0\n"
+		 "persistent_keepalive_interval=0\nallowed_ip=2001:db8::/32\n"
+		 "errno=0\n\n",
+		 pk2h, 0);
+	ok(strlen(r) > strlen(exp) && !strcmp(r + strlen(r) - strlen(exp), exp),
+	   "second peer: zero psk printed, v6 endpoint, v6 prefix");
+	ok(count_lines(r, "allowed_ip=") == 3, "three allowed IPs");
+	free(r);
+
+	/* fwmark=0 clears; private_key of zeros removes the key. */
+	r = req(dev, &uh, "set=1\nfwmark=0\nprivate_key="
+			  "0000000000000000000000000000000000000000000000000000000000000000"
+			  "\n\n", &ret);
+	ok(ret == 0 && !strcmp(r, "errno=0\n\n"), "fwmark=0, zero private key");
+	free(r);
+	r = get(dev, &uh);
+	ok(fh.mark == 0 && !strstr(r, "fwmark=") && !strstr(r, "private_key="),
+	   "get omits cleared fwmark and absent private key");
+	free(r);
+
+	/* Uppercase hex is accepted; get prints lowercase. */
+	{
+		char up[65];
+		size_t i;
+
+		for (i = 0; i < 64; i++)
+			up[i] = (char)(pk1h[i] >= 'a' ? pk1h[i] - 32 : pk1h[i]);
+		up[64] = '\0';
+		snprintf(req_s, sizeof(req_s),
+			 "set=1\npublic_key=%s\npersistent_keepalive_interval=65535\n\n",
+			 up);
+		r = req(dev, &uh, req_s, &ret);
+		ok(!strcmp(r, "errno=0\n\n") && peer_count(dev) == 2,
+		   "uppercase public key names the same peer");
+		free(r);
+		r = get(dev, &uh);
+		ok(has_line(r, "persistent_keepalive_interval=65535"),
+		   "keepalive 65535 accepted");
+		free(r);
+	}
+
+	/* An endpoint with a zone is accepted; the zone is dropped. */
+	snprintf(req_s, sizeof(req_s),
+		 "set=1\npublic_key=%s\nendpoint=[fe80::1%%eth0]:65535\n\n",
+		 pk2h);
+	r = req(dev, &uh, req_s, &ret);
+	ok(!strcmp(r, "errno=0\n\n"), "endpoint with zone id accepted");
+	free(r);
+	r = get(dev, &uh);
+	ok(has_line(r, "endpoint=[fe80::1]:65535"), "printed without zone");
+	free(r);
+
+	/* The host refuses the port: its errno is the reply. */
+	fh.port_err = -CWG_EADDRINUSE;
+	ok(set_errno(dev, &uh, "listen_port=22\n\n") == -98,
+	   "listen_port in use: errno=-98");
+	ok(fh.port == 51820, "port unchanged");
+	fh.port_err = 0;
+	ok(set_errno(dev, &uh, "listen_port=0\n\n") == 0 && fh.port == 0,
+	   "listen_port=0 passed to the host");
+	r = get(dev, &uh);
+	ok(!strstr(r, "listen_port="), "port 0 not printed");
+	free(r);
+
+	/* No host at all: listen_port/fwmark parsed, then ignored. */
+	ok(set_errno(dev, NULL, "listen_port=1\nfwmark=2\n\n") == 0,
+	   "no host: listen_port and fwmark accepted");
+	ok(set_errno(dev, NULL, "listen_port=65536\n\n") == -22,
+	   "no host: bad listen_port still rejected");
+
+	cwg_device_free(dev);
+}
+
+/* ---- errors ---- */
+
+static void test_errors(void)
+{
+	struct cwg_device *dev = cwg_device_new(NULL, NULL);
+	struct cwg_uapi_host uh;
+	struct fake_host fh;
+	uint8_t pk[32], sk[32];
+	char pkh[65], skh[65], buf[8192], *r;
+	int ret;
+	size_t i;
+	static const struct {
+		const char *body;
+		int err;
+	} dev_cases[] = {
+		{ "private_key=zz00000000000000000000000000000000000000000000000000000000000000\n\n", -22 },
+		{ "private_key=000000000000000000000000000000000000000000000000000000000000000\n\n", -22 },
+		{ "private_key=00000000000000000000000000000000000000000000000000000000000000\n\n", -22 },
+		{ "private_key=000000000000000000000000000000000000000000000000000000000000000000\n\n", -22 },
+		{ "private_key=\n\n", -22 },
+		{ "listen_port=65536\n\n", -22 },
+		{ "listen_port=-1\n\n", -22 },
+		{ "listen_port=+1\n\n", -22 },
+		{ "listen_port=\n\n", -22 },
+		{ "listen_port= 1\n\n", -22 },
+		{ "listen_port=99999999999999999999999\n\n", -22 },
+		{ "fwmark=4294967296\n\n", -22 },
+		{ "fwmark=-1\n\n", -22 },
+		{ "replace_peers=false\n\n", -22 },
+		{ "replace_peers=\n\n", -22 },
+		{ "foo=bar\n\n", -22 },
+		{ "=\n\n", -22 },
+		{ "Private_key=00\n\n", -22 },
+		{ "no equals sign\n\n", -71 },
+		{ "endpoint=192.0.2.1:1\n\n", -22 },
+		{ "allowed_ip=10.0.0.0/8\n\n", -22 },
+		{ "protocol_version=1\n\n", -22 },
+		{ "remove=true\n\n", -22 },
+		{ "public_key=00112233445566778899aabbccddeeff00112233445566778899aabbccddeef\n\n", -22 },
+		{ "public_key=00112233445566778899aabbccddeeff00112233445566778899aabbccddeefg\n\n", -22 },
+		{ "public_key=\n\n", -22 },
+	};
+	static const char *const peer_bad[] = {
+		"preshared_key=00",
+		"preshared_key=x0112233445566778899aabbccddeeff00112233445566778899aabbccddeeff",
+		"endpoint=192.0.2.1",
+		"endpoint=192.0.2.1:",
+		"endpoint=192.0.2.1:65536",
+		"endpoint=192.0.2.1:-1",
+		"endpoint=192.0.2.256:1",
+		"endpoint=01.2.3.4:1",
+		"endpoint=1.2.3:1",
+		"endpoint=::1:51820",
+		"endpoint=[::1]",
+		"endpoint=[::1]:",
+		"endpoint=[::1]51820",
+		"endpoint=[192.0.2.1]:1",
+		"endpoint=[fe80::1%]:1",
+		"endpoint=[::1:1",
+		"endpoint=example.com:51820",
+		"endpoint=",
+		"persistent_keepalive_interval=65536",
+		"persistent_keepalive_interval=",
+		"persistent_keepalive_interval=1s",
+		"allowed_ip=10.0.0.0/33",
+		"allowed_ip=10.0.0.0",
+		"allowed_ip=10.0.0.0/",
+		"allowed_ip=10.0.0.0/08",
+		"allowed_ip=10.0.0.0/-1",
+		"allowed_ip=::/129",
+		"allowed_ip=fe80::1%eth0/64",
+		"allowed_ip=10.0.0/8",
+		"allowed_ip=-",
+		"allowed_ip=--10.0.0.0/8",
+		"allowed_ip=",
+		"replace_allowed_ips=false",
+		"remove=1",
+		"update_only=yes",
+		"protocol_version=2",
+		"protocol_version=01",
+		"protocol_version=",
+		"listen_port=1",
+		"private_key=0000000000000000000000000000000000000000000000000000000000000000",
+		"replace_peers=true",
+		"last_handshake_time_sec=0",
+		"tx_bytes=0",
+		"bogus=1",
+	};
+
+	host_init(&uh, &fh);
+	for (i = 0; i < sizeof(dev_cases) / sizeof(dev_cases[0]); i++) {
+		int e = set_errno(dev, &uh, dev_cases[i].body);
+
+		ok(e == dev_cases[i].err, "set %.*s -> errno=%d (got %d)",
+		   (int)strcspn(dev_cases[i].body, "\n"), dev_cases[i].body,
+		   dev_cases[i].err, e);
+	}
+	ok(peer_count(dev) == 0 && fh.port_calls == 0 && fh.mark_calls == 0,
+	   "no bad line changed anything");
+
+	rnd_pubkey(pk);
+	keyhex(pkh, pk);
+	for (i = 0; i < sizeof(peer_bad) / sizeof(peer_bad[0]); i++) {
+		int e;
+
+		snprintf(buf, sizeof(buf),
+			 "replace_peers=true\npublic_key=%s\n%s\n"
+			 "allowed_ip=10.9.9.9/32\n\n", pkh, peer_bad[i]);
+		e = set_errno(dev, &uh, buf);
+		r = get(dev, &uh);
+		ok(e == -22 && peer_count(dev) == 1 &&
+		   !strstr(r, "allowed_ip="),
+		   "peer line %s -> errno=-22, earlier lines kept, later "
+		   "skipped (got %d)", peer_bad[i], e);
+		free(r);
+	}
+
+	/* A NUL byte inside a line. */
+	{
+		static const char nul[] = "set=1\nlisten_port=1\0\n\nget=1\n\n";
+
+		r = xreq(dev, &uh, nul, sizeof(nul) - 1, &ret);
+		ok(ret == 0 && !strncmp(r, "errno=-22\n\n", 11) &&
+		   fh.port_calls == 0, "NUL byte: errno=-22, not applied");
+		ok(strstr(r + 11, "errno=0\n\n") != NULL,
+		   "connection goes on after the NUL error");
+		free(r);
+	}
+
+	/* Earlier lines stay, later ones of the request are skipped, the
+	 * next request runs. */
+	rnd_bytes(sk, 32);
+	cwg_x25519_clamp(sk);
+	keyhex(skh, sk);
+	snprintf(buf, sizeof(buf),
+		 "set=1\nprivate_key=%s\nlisten_port=7\nbad\nfwmark=9\n"
+		 "public_key=%s\n\nget=1\n\n", skh, pkh);
+	r = req(dev, &uh, buf, &ret);
+	{
+		char want[128];
+
+		snprintf(want, sizeof(want), "private_key=%s", skh);
+		ok(ret == 0 && !strncmp(r, "errno=-71\n\n", 11) &&
+		   has_line(r + 11, want) && has_line(r + 11, "listen_port=7") &&
+		   !strstr(r, "fwmark=") && fh.mark_calls == 0,
+		   "error keeps earlier lines, skips the rest, next request "
+		   "answered");
+	}
+	free(r);
+
+	/* Closing errors. */
+	r = req(dev, &uh, "foo=1\n\n", &ret);
+	ok(ret == -1 && !*r, "unknown operation: closed, no reply");
+	free(r);
+	r = req(dev, &uh, "\n", &ret);
+	ok(ret == -1 && !*r, "blank operation line: closed");
+	free(r);
+	r = req(dev, &uh, "get=1\nx\n", &ret);
+	ok(ret == -1 && !strcmp(r, "errno=-22\n\n"),
+	   "get=1 with a trailing line: errno=-22 and closed");
+	free(r);
+	r = req(dev, &uh, "set=2\n\n", &ret);
+	ok(ret == -1, "set=2: closed");
+	free(r);
+
+	memcpy(buf, "set=1\nallowed_ip=", 17);
+	memset(buf + 17, '1', 5000);
+	buf[5017] = '\0';
+	r = req(dev, &uh, buf, &ret);
+	ok(ret == -1 && !*r, "line longer than CWG_UAPI_MAX_LINE: closed");
+	free(r);
+
+	/* A line of exactly CWG_UAPI_MAX_LINE bytes is a normal (bad) line,
+	 * and a skipped line may be any length. */
+	{
+		size_t n = CWG_UAPI_MAX_LINE;
+		char *big = malloc(3 * n + 64), *p = big;
+
+		p += sprintf(p, "set=1\n");
+		memset(p, 'a', n);
+		p += n;
+		p += sprintf(p, "\n");
+		memset(p, 'b', 2 * n);
+		p += 2 * n;
+		p += sprintf(p, "\n\nget=1\n\n");
+		r = xreq(dev, &uh, big, (size_t)(p - big), &ret);
+		ok(ret == 0 && !strncmp(r, "errno=-71\n\n", 11) &&
+		   strstr(r, "errno=0\n\n"),
+		   "max-length line parsed, long skipped line discarded");
+		free(r);
+		free(big);
+	}
+
+	/* A closed connection stays closed. */
+	{
+		struct cwg_uapi_conn *c = cwg_uapi_conn_new(dev, &uh);
+		struct cwg_uapi_buf out = { 0 };
+
+		ok(cwg_uapi_feed(c, "nope\n", 5, &out) == -1 &&
+		   cwg_uapi_feed(c, "get=1\n\n", 7, &out) == -1 && out.len == 0,
+		   "feed after close returns -1 and writes nothing");
+		cwg_uapi_buf_free(&out);
+		cwg_uapi_conn_free(c);
+	}
+
+	cwg_device_free(dev);
+}
+
+/* ---- peer verbs ---- */
+
+static void test_verbs(void)
+{
+	struct cwg_device *dev = cwg_device_new(NULL, NULL);
+	uint8_t pk[4][32], sk[32], own[32];
+	char h[4][65], skh[65], ownh[65], buf[4096], *r;
+	int i;
+
+	for (i = 0; i < 4; i++) {
+		rnd_pubkey(pk[i]);
+		keyhex(h[i], pk[i]);
+	}
+
+	snprintf(buf, sizeof(buf),
+		 "public_key=%s\nallowed_ip=10.0.0.0/24\n"
+		 "public_key=%s\nallowed_ip=10.0.1.0/24\n\n", h[0], h[1]);
+	ok(set_errno(dev, NULL, buf) == 0 && peer_count(dev) == 2,
+	   "two peers added");
+	snprintf(buf, sizeof(buf),
+		 "replace_peers=true\npublic_key=%s\n\n", h[2]);
+	ok(set_errno(dev, NULL, buf) == 0 && peer_count(dev) == 1,
+	   "replace_peers=true leaves only the new peer");
+	r = get(dev, NULL);
+	ok(strstr(r, h[2]) && !strstr(r, h[0]) && !strstr(r, "allowed_ip"),
+	   "it is the new one, with no allowed IPs");
+	free(r);
+
+	/* remove, and the lines after it are not applied */
+	snprintf(buf, sizeof(buf),
+		 "public_key=%s\nallowed_ip=10.0.0.0/24\n"
+		 "public_key=%s\nremove=true\nallowed_ip=10.7.0.0/16\n"
+		 "endpoint=192.0.2.9:9\n\n", h[0], h[2]);
+	ok(set_errno(dev, NULL, buf) == 0 && peer_count(dev) == 1,
+	   "remove=true removed the peer");
+	r = get(dev, NULL);
+	ok(strstr(r, h[0]) && !strstr(r, h[2]) && !strstr(r, "10.7.0.0") &&
+	   !strstr(r, "endpoint="), "lines after remove were ignored");
+	free(r);
+	snprintf(buf, sizeof(buf), "public_key=%s\nremove=true\n\n", h[3]);
+	ok(set_errno(dev, NULL, buf) == 0 && peer_count(dev) == 1,
+	   "removing an unknown peer creates nothing");
+
+	/* update_only */
+	snprintf(buf, sizeof(buf),
+		 "public_key=%s\nupdate_only=true\nallowed_ip=10.3.0.0/16\n\n",
+		 h[3]);
+	ok(set_errno(dev, NULL, buf) == 0 && peer_count(dev) == 1,
+	   "update_only on an unknown peer: not created");
+	snprintf(buf, sizeof(buf),
+		 "public_key=%s\nallowed_ip=10.3.0.0/16\nupdate_only=true\n\n",
+		 h[3]);
+	ok(set_errno(dev, NULL, buf) == 0 && peer_count(dev) == 1,
+	   "update_only after other lines still undoes the creation");
+	snprintf(buf, sizeof(buf),
+		 "public_key=%s\nupdate_only=true\nallowed_ip=10.4.0.0/16\n\n",
+		 h[0]);
+	ok(set_errno(dev, NULL, buf) == 0 && peer_count(dev) == 1,
+	   "update_only on an existing peer");
+	r = get(dev, NULL);
+	ok(has_line(r, "allowed_ip=10.4.0.0/16") &&
+	   has_line(r, "allowed_ip=10.0.0.0/24") && !strstr(r, "10.3.0.0"),
+	   "existing peer updated");
+	free(r);
+
+	/* replace_allowed_ips */
+	snprintf(buf, sizeof(buf),
+		 "public_key=%s\nreplace_allowed_ips=true\n"
+		 "allowed_ip=fd00::/8\n\n", h[0]);
+	ok(set_errno(dev, NULL, buf) == 0, "replace_allowed_ips accepted");
+	r = get(dev, NULL);
+	ok(count_lines(r, "allowed_ip=") == 1 && has_line(r, "allowed_ip=fd00::/8"),
+	   "replace_allowed_ips left only the new prefix");
+	free(r);
+
+	/* allowed_ip=-prefix */
+	snprintf(buf, sizeof(buf),
+		 "public_key=%s\nallowed_ip=10.0.0.0/8\nallowed_ip=10.1.0.0/16\n"
+		 "allowed_ip=192.0.2.0/24\nallowed_ip=-10.255.0.1/8\n"
+		 "allowed_ip=-fd00::/8\nallowed_ip=-172.16.0.0/12\n\n", h[0]);
+	ok(set_errno(dev, NULL, buf) == 0, "allowed_ip=-prefix accepted");
+	r = get(dev, NULL);
+	ok(count_lines(r, "allowed_ip=") == 2 &&
+	   has_line(r, "allowed_ip=10.1.0.0/16") &&
+	   has_line(r, "allowed_ip=192.0.2.0/24"),
+	   "removal (host bits ignored) left the other prefixes");
+	free(r);
+	/* Host bits on add are normalized away. */
+	snprintf(buf, sizeof(buf), "public_key=%s\nallowed_ip=10.9.8.7/8\n\n",
+		 h[0]);
+	ok(set_errno(dev, NULL, buf) == 0, "prefix with host bits accepted");
+	r = get(dev, NULL);
+	ok(has_line(r, "allowed_ip=10.0.0.0/8"), "printed normalized");
+	free(r);
+	/* Removing another peer's prefix does nothing to it. */
+	snprintf(buf, sizeof(buf),
+		 "public_key=%s\nallowed_ip=-10.0.0.0/8\n\n", h[1]);
+	ok(set_errno(dev, NULL, buf) == 0, "removal on a peer not holding it");
+	r = get(dev, NULL);
+	ok(has_line(r, "allowed_ip=10.0.0.0/8"), "holder keeps the prefix");
+	free(r);
+	snprintf(buf, sizeof(buf), "public_key=%s\nremove=true\n\n", h[1]);
+	set_errno(dev, NULL, buf);
+
+	/* A peer with the device's own public key is ignored entirely. */
+	rnd_bytes(sk, 32);
+	cwg_x25519_clamp(sk);
+	cwg_x25519_public(own, sk);
+	keyhex(skh, sk);
+	keyhex(ownh, own);
+	snprintf(buf, sizeof(buf),
+		 "private_key=%s\npublic_key=%s\nallowed_ip=10.200.0.0/16\n"
+		 "endpoint=192.0.2.1:1\nremove=true\n"
+		 "public_key=%s\nallowed_ip=10.201.0.0/16\n\n", skh, ownh, h[0]);
+	ok(set_errno(dev, NULL, buf) == 0 && peer_count(dev) == 1,
+	   "own-key peer ignored, no error");
+	r = get(dev, NULL);
+	ok(!strstr(r, ownh) && !strstr(r, "10.200.") &&
+	   has_line(r, "allowed_ip=10.201.0.0/16"),
+	   "own-key peer's lines dropped; next peer applied");
+	free(r);
+	snprintf(buf, sizeof(buf),
+		 "public_key=%s\nallowed_ip=10.200.0.0/33\n\n", ownh);
+	ok(set_errno(dev, NULL, buf) == -22,
+	   "own-key peer's lines are still parsed");
+
+	/* public_key alone creates a peer. */
+	snprintf(buf, sizeof(buf), "public_key=%s\n\n", h[3]);
+	ok(set_errno(dev, NULL, buf) == 0 && peer_count(dev) == 2,
+	   "a bare public_key line creates the peer");
+
+	cwg_device_free(dev);
+}
+
+/* ---- streaming ---- */
+
+/* Feed s in pieces of `step` bytes (0: at once) on one connection. */
+static char *feed_steps(struct cwg_device *dev, const struct cwg_uapi_host *h,
+			const char *s, size_t len, size_t step, int *ret)
+{
+	struct cwg_uapi_conn *c = cwg_uapi_conn_new(dev, h);
+	struct cwg_uapi_buf out = { 0 };
+	size_t off = 0;
+	char *r;
+
+	*ret = 0;
+	if (!step)
+		step = len;
+	while (off < len && *ret == 0) {
+		size_t n = len - off < step ? len - off : step;
+
+		*ret = cwg_uapi_feed(c, s + off, n, &out);
+		off += n;
+	}
+	cwg_uapi_conn_free(c);
+	r = malloc(out.len + 1);
+	memcpy(r, out.data ? out.data : "", out.len);
+	r[out.len] = '\0';
+	cwg_uapi_buf_free(&out);
+	return r;
+}
+
+static void test_streaming(void)
+{
+	struct cwg_device *d1 = cwg_device_new(NULL, NULL),
+			  *d2 = cwg_device_new(NULL, NULL),
+			  *d3 = cwg_device_new(NULL, NULL);
+	struct cwg_uapi_host uh1, uh2, uh3;
+	struct fake_host f1, f2, f3;
+	uint8_t pk[3][32], sk[32];
+	char h[3][65], skh[65], s[8192], *r1, *r2, *r3, *g1, *g2;
+	int ret1, ret2, ret3, n;
+
+	host_init(&uh1, &f1);
+	host_init(&uh2, &f2);
+	host_init(&uh3, &f3);
+	for (n = 0; n < 3; n++) {
+		rnd_pubkey(pk[n]);
+		keyhex(h[n], pk[n]);
+	}
+	rnd_bytes(sk, 32);
+	keyhex(skh, sk);
+	n = snprintf(s, sizeof(s),
+		     "set=1\nprivate_key=%s\nlisten_port=4000\n"
+		     "public_key=%s\nendpoint=[2001:db8::7]:7\n"
+		     "allowed_ip=10.0.0.0/8\nallowed_ip=fd00::/64\n\n"
+		     "get=1\n\n"
+		     "set=1\npublic_key=%s\nallowed_ip=1.2.3.4/33\n"
+		     "allowed_ip=5.6.7.8/32\n\n"
+		     "set=1\npublic_key=%s\npersistent_keepalive_interval=5\n"
+		     "allowed_ip=-10.0.0.0/8\n\n"
+		     "set=1\nfwmark=77\n\n"
+		     "get=1\n\n",
+		     skh, h[0], h[1], h[2]);
+	r1 = feed_steps(d1, &uh1, s, (size_t)n, 0, &ret1);
+	r2 = feed_steps(d2, &uh2, s, (size_t)n, 1, &ret2);
+	r3 = feed_steps(d3, &uh3, s, (size_t)n, 7, &ret3);
+	ok(ret1 == 0 && ret2 == 0 && ret3 == 0, "six requests on one "
+	   "connection, whole, byte at a time and 7 bytes at a time");
+	ok(!strcmp(r1, r2) && !strcmp(r1, r3),
+	   "the replies are identical however the bytes arrive");
+	ok(count_lines(r1, "errno=0") == 5 && count_lines(r1, "errno=-22") == 1,
+	   "five successes and one EINVAL");
+	ok(strstr(r1, "errno=-22\n\nerrno=0\n\nerrno=0\n\nprivate_key=") != NULL,
+	   "replies in request order");
+	ok(has_line(r1, "fwmark=77") && has_line(r1, "listen_port=4000") &&
+	   has_line(r1, "persistent_keepalive_interval=5") &&
+	   count_lines(strstr(r1, "fwmark=77"), "allowed_ip=") == 2 &&
+	   count_lines(strstr(r1, "fwmark=77"), "public_key=") == 3,
+	   "requests after the failed one applied");
+	ok(!strstr(r1, "5.6.7.8"), "line after the error not applied");
+	g1 = get(d1, &uh1);
+	g2 = get(d2, &uh2);
+	ok(!strcmp(g1, g2), "device states identical");
+	free(g1);
+	free(g2);
+	free(r1);
+	free(r2);
+	free(r3);
+
+	/* A request split across feeds is applied line by line: after the
+	 * first half the peer exists already (no lock held meanwhile). */
+	{
+		struct cwg_uapi_conn *c = cwg_uapi_conn_new(d1, NULL);
+		struct cwg_uapi_buf out = { 0 };
+		char part[256];
+
+		n = snprintf(part, sizeof(part),
+			     "set=1\nreplace_peers=true\npublic_key=%s\nallowed_ip=10.5", h[2]);
+		ok(cwg_uapi_feed(c, part, (size_t)n, &out) == 0 &&
+		   out.len == 0 && peer_count(d1) == 1,
+		   "half a request: earlier lines applied, no reply yet");
+		/* Another connection removes the peer meanwhile. */
+		snprintf(part, sizeof(part),
+			 "public_key=%s\nremove=true\n\n", h[2]);
+		ok(set_errno(d1, NULL, part) == 0 && peer_count(d1) == 0,
+		   "peer removed by another connection mid-request");
+		ok(cwg_uapi_feed(c, ".0.0/16\nendpoint=192.0.2.1:1\n\n", 30,
+				 &out) == 0 && out.len == 9 &&
+		   !memcmp(out.data, "errno=0\n\n", 9) && peer_count(d1) == 0,
+		   "rest of the request dropped for the vanished peer");
+		cwg_uapi_buf_free(&out);
+		cwg_uapi_conn_free(c);
+	}
+
+	cwg_device_free(d1);
+	cwg_device_free(d2);
+	cwg_device_free(d3);
+}
+
+/* 130,560 allowed IPs (the size of a full-mesh test config), fed in
+ * 64 KiB chunks, then printed back. */
+static void test_big(void)
+{
+	struct cwg_device *dev = cwg_device_new(NULL, NULL);
+	struct cwg_uapi_buf out = { 0 };
+	struct cwg_uapi_conn *c;
+	uint8_t pk[32];
+	char pkh[65], *s, *p, *r;
+	const int count = 130560;
+	size_t len, off;
+	int i, ret = 0;
+
+	rnd_pubkey(pk);
+	keyhex(pkh, pk);
+	s = malloc((size_t)count * 40 + 256);
+	p = s;
+	p += sprintf(p, "set=1\npublic_key=%s\n", pkh);
+	/* 65536 distinct IPv4 /24s, the rest distinct IPv6 /32s */
+	for (i = 0; i < count; i++) {
+		if (i < 65536)
+			p += sprintf(p, "allowed_ip=10.%d.%d.0/24\n",
+				     (i >> 8) & 255, i & 255);
+		else
+			p += sprintf(p, "allowed_ip=fd00:%x::/32\n",
+				     i - 65536);
+	}
+	p += sprintf(p, "\n");
+	len = (size_t)(p - s);
+	c = cwg_uapi_conn_new(dev, NULL);
+	for (off = 0; off < len && ret == 0; off += 65536)
+		ret = cwg_uapi_feed(c, s + off,
+				    len - off < 65536 ? len - off : 65536, &out);
+	ok(ret == 0 && out.len == 9 && !memcmp(out.data, "errno=0\n\n", 9),
+	   "%d allowed IPs in 64 KiB chunks accepted", count);
+	cwg_uapi_buf_free(&out);
+	cwg_uapi_conn_free(c);
+	r = get(dev, NULL);
+	ok(count_lines(r, "allowed_ip=") == count && strlen(r) > 3000000,
+	   "get prints all %d (%zu bytes)", count, strlen(r));
+	ok(has_line(r, "allowed_ip=10.255.255.0/24") &&
+	   has_line(r, "allowed_ip=fd00:fdff::/32"),
+	   "first and last families present");
+	free(r);
+	free(s);
+	cwg_device_free(dev);
+}
+
+/* ---- round trip over random configurations ---- */
+
+#define RT_MAX_PEERS 6
+#define RT_MAX_IPS 24
+
+struct model_ip {
+	int family;
+	uint8_t addr[16];
+	uint8_t cidr;
+	int owner; /* peer index, or -1 once moved away or removed */
+};
+
+static void mask(uint8_t *a, int family, uint8_t cidr)
+{
+	int len = family == 4 ? 4 : 16, i;
+
+	for (i = 0; i < len; i++) {
+		int bits = (int)cidr - 8 * i;
+
+		if (bits >= 8)
+			continue;
+		a[i] &= bits <= 0 ? 0 : (uint8_t)(0xff00u >> bits);
+	}
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The allowed_ip lines of the section of get output g for peer hex,
+ * sorted, joined. */
+static char *section_ips(const char *g, const char *hex)
+{
+	char key[80], *lines[4096], *out, *o;
+	const char *p, *end;
+	int n = 0, i;
+	size_t total = 1;
+
+	snprintf(key, sizeof(key), "public_key=%s\n", hex);
+	p = strstr(g, key);
+	if (!p)
+		return NULL;
+	p += strlen(key);
+	end = strstr(p, "public_key=");
+	if (!end)
+		end = p + strlen(p);
+	while (p < end && n < 4096) {
+		const char *e = strchr(p, '\n');
+
+		if (!e || e > end)
+			break;
+		if (!strncmp(p, "allowed_ip=", 11)) {
+			lines[n] = strndup(p, (size_t)(e - p));
+			total += strlen(lines[n]) + 1;
+			n++;
+		}
+		p = e + 1;
+	}
+	qsort(lines, (size_t)n, sizeof(lines[0]), cmp_str);
+	out = o = malloc(total);
+	*o = '\0';
+	for (i = 0; i < n; i++) {
+		o += sprintf(o, "%s\n", lines[i]);
+		free(lines[i]);
+	}
+	return out;
+}
+
+static void test_roundtrip(uint64_t seed, int rounds)
+{
+	int round, bad_model = 0, bad_rt = 0, bad_set = 0;
+
+	rng_state = seed;
+	diag("round trip: seed %llu, %d rounds (CWG_TEST_SEED to repeat)",
+	     (unsigned long long)seed, rounds);
+	for (round = 0; round < rounds; round++) {
+		struct cwg_device *d1 = cwg_device_new(NULL, NULL),
+				  *d2 = cwg_device_new(NULL, NULL);
+		struct cwg_uapi_host uh1, uh2;
+		struct fake_host f1, f2;
+		struct model_ip ips[RT_MAX_PEERS * RT_MAX_IPS];
+		uint8_t pks[RT_MAX_PEERS][32];
+		char pkh[RT_MAX_PEERS][65];
+		char *s = malloc(65536), *p = s, *r, *g1, *g2, *s2;
+		int npeers = (int)(rnd() % (RT_MAX_PEERS + 1)), nips = 0, i, j;
+		uint8_t k[32];
+		char kh[65];
+		int ret;
+
+		host_init(&uh1, &f1);
+		host_init(&uh2, &f2);
+		p += sprintf(p, "set=1\n");
+		if (rnd() % 4) {
+			rnd_bytes(k, 32);
+			keyhex(kh, k);
+			p += sprintf(p, "private_key=%s\n", kh);
+		}
+		if (rnd() % 2)
+			p += sprintf(p, "listen_port=%u\n",
+				     (unsigned int)(rnd() % 65536));
+		if (rnd() % 2)
+			p += sprintf(p, "fwmark=%u\n", (unsigned int)rnd());
+		for (i = 0; i < npeers; i++) {
+			int n = (int)(rnd() % (RT_MAX_IPS + 1));
+
+			rnd_pubkey(pks[i]);
+			keyhex(pkh[i], pks[i]);
+			p += sprintf(p, "public_key=%s\n", pkh[i]);
+			if (rnd() % 2) {
+				rnd_bytes(k, 32);
+				keyhex(kh, k);
+				p += sprintf(p, "preshared_key=%s\n", kh);
+			}
+			switch (rnd() % 3) {
+			case 1:
+				p += sprintf(p, "endpoint=%u.%u.%u.%u:%u\n",
+					     (unsigned int)(rnd() % 256),
+					     (unsigned int)(rnd() % 256),
+					     (unsigned int)(rnd() % 256),
+					     (unsigned int)(rnd() % 256),
+					     (unsigned int)(rnd() % 65536));
+				break;
+			case 2: {
+				uint8_t a[16];
+				char t[INET6_ADDRSTRLEN];
+
+				rnd_bytes(a, 16);
+				if (rnd() % 2)
+					memset(a + 4, 0, 8);
+				inet_ntop(AF_INET6, a, t, sizeof(t));
+				p += sprintf(p, "endpoint=[%s]:%u\n", t,
+					     (unsigned int)(rnd() % 65536));
+				break;
+			}
+			default:
+				break;
+			}
+			if (rnd() % 2)
+				p += sprintf(p,
+					     "persistent_keepalive_interval=%u\n",
+					     (unsigned int)(rnd() % 65536));
+			for (j = 0; j < n; j++) {
+				struct model_ip *m = &ips[nips];
+				char t[INET6_ADDRSTRLEN];
+				int q;
+
+				memset(m, 0, sizeof(*m));
+				m->family = rnd() % 2 ? 4 : 6;
+				/* small address space so prefixes collide
+				 * and move between peers */
+				rnd_bytes(m->addr, 16);
+				m->addr[0] = (uint8_t)(m->addr[0] % 4);
+				if (m->family == 4)
+					memset(m->addr + 4, 0, 12);
+				m->cidr = (uint8_t)(rnd() %
+					  (m->family == 4 ? 33 : 129));
+				if (rnd() % 3 == 0)
+					m->cidr = (uint8_t)(m->cidr % 9);
+				inet_ntop(m->family == 4 ? AF_INET : AF_INET6,
+					  m->addr, t, sizeof(t));
+				p += sprintf(p, "allowed_ip=%s/%u\n", t,
+					     m->cidr);
+				mask(m->addr, m->family, m->cidr);
+				m->owner = i;
+				for (q = 0; q < nips; q++)
+					if (ips[q].family == m->family &&
+					    ips[q].cidr == m->cidr &&
+					    !memcmp(ips[q].addr, m->addr, 16))
+						ips[q].owner = -1;
+				nips++;
+			}
+		}
+		p += sprintf(p, "\n");
+
+		r = req(d1, &uh1, s, &ret);
+		if (ret != 0 || strcmp(r, "errno=0\n\n")) {
+			bad_set++;
+			diag("round %d: set failed: %s", round, r);
+		}
+		free(r);
+		g1 = get(d1, &uh1);
+
+		/* model: each peer holds exactly its surviving prefixes */
+		for (i = 0; i < npeers; i++) {
+			char *got = section_ips(g1, pkh[i]), *want, *w;
+
+			want = w = malloc((size_t)nips * 64 + 1);
+			*w = '\0';
+			{
+				char *lines[RT_MAX_PEERS * RT_MAX_IPS];
+				int n = 0, q;
+
+				for (q = 0; q < nips; q++) {
+					char t[INET6_ADDRSTRLEN], l[80];
+
+					if (ips[q].owner != i)
+						continue;
+					inet_ntop(ips[q].family == 4 ? AF_INET :
+						  AF_INET6, ips[q].addr, t,
+						  sizeof(t));
+					snprintf(l, sizeof(l),
+						 "allowed_ip=%s/%u", t,
+						 ips[q].cidr);
+					lines[n++] = strdup(l);
+				}
+				qsort(lines, (size_t)n, sizeof(lines[0]),
+				      cmp_str);
+				for (q = 0; q < n; q++) {
+					w += sprintf(w, "%s\n", lines[q]);
+					free(lines[q]);
+				}
+			}
+			if (!got || strcmp(got, want)) {
+				if (!bad_model)
+					diag("round %d peer %d: want\n%s got\n%s",
+					     round, i, want, got ? got : "(none)");
+				bad_model++;
+			}
+			free(got);
+			free(want);
+		}
+		if (count_lines(g1, "public_key=") != npeers)
+			bad_model++;
+
+		s2 = get_to_set(g1);
+		r = req(d2, &uh2, s2, &ret);
+		g2 = get(d2, &uh2);
+		if (ret != 0 || strcmp(r, "errno=0\n\n") || strcmp(g1, g2)) {
+			if (!bad_rt)
+				diag("round %d: reply %s\nfirst:\n%s\nsecond:\n%s",
+				     round, r, g1, g2);
+			bad_rt++;
+		}
+		free(r);
+		free(s2);
+		free(g1);
+		free(g2);
+		free(s);
+		cwg_device_free(d1);
+		cwg_device_free(d2);
+	}
+	ok(bad_set == 0, "random sets accepted (%d failures)", bad_set);
+	ok(bad_model == 0, "get matches the model of each set (%d mismatches)",
+	   bad_model);
+	ok(bad_rt == 0, "get output fed back as set reproduces get exactly "
+	   "(%d mismatches)", bad_rt);
+}
+
+int main(void)
+{
+	uint64_t seed = 0x5eed0fc0ffeeULL;
+	const char *env = getenv("CWG_TEST_SEED");
+
+	if (cwg_crypto_init() != 0) {
+		ok(0, "crypto init");
+		return done_testing();
+	}
+	if (env)
+		seed = strtoull(env, NULL, 0);
+	rng_state = seed;
+	diag("seed %llu", (unsigned long long)seed);
+	test_basic();
+	test_errors();
+	test_verbs();
+	test_streaming();
+	test_big();
+	test_roundtrip(seed, 200);
+	return done_testing();
+}
