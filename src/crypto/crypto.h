@@ -63,8 +63,10 @@ bool cwg_x25519_public(uint8_t pub[CWG_KEY_LEN],
 void cwg_x25519_clamp(uint8_t key[CWG_KEY_LEN]);
 
 /*
- * BLAKE2s over the concatenation in1 || in2 (either may be empty), keyed
- * when keylen > 0 (keylen <= 32), output outlen bytes (1..32).
+ * BLAKE2s over the concatenation in1 || in2 (either may be empty). Keyed
+ * (keylen 1..32): outlen 1..32, the keyed MAC. Unkeyed: outlen must be 32
+ * (the hash); WireGuard needs no other, and libcrypto offers no other.
+ * A call outside these gets zeros.
  */
 void cwg_blake2s(uint8_t *out, size_t outlen, const uint8_t *key,
 		 size_t keylen, const uint8_t *in1, size_t len1,
