@@ -57,6 +57,8 @@ struct cwg_device *cwg_device_new(cwg_rng_fn rng, void *rng_ctx)
 		cwg_index_table_free(&dev->index);
 		goto fail;
 	}
+	dev->rng(dev->rng_ctx, seed, sizeof(seed));
+	cwg_ratelimiter_init(&dev->ratelimiter, seed);
 	cwg_wipe(seed, sizeof(seed));
 	cwg_rwlock_init(&dev->cfg_lock);
 	cwg_mutex_init(&dev->index_lock);
@@ -80,6 +82,7 @@ void cwg_device_free(struct cwg_device *dev)
 	cwg_pubkey_table_free(&dev->peers_by_key);
 	cwg_index_table_free(&dev->index);
 	cookie_checker_destroy(&dev->cookie);
+	cwg_ratelimiter_destroy(&dev->ratelimiter);
 	cwg_mutex_destroy(&dev->index_lock);
 	cwg_rwlock_destroy(&dev->cfg_lock);
 	cwg_wipe(dev, sizeof(*dev));

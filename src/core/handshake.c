@@ -274,7 +274,8 @@ static bool under_load(struct cwg_device *dev, uint64_t now)
 
 /*
  * mac1 always; under load, mac2 too, and a message without a valid one
- * is answered with a cookie reply instead (in pkt's own buffer). Returns
+ * is answered with a cookie reply instead (in pkt's own buffer), and one
+ * with a valid mac2 still passes only within its source's rate. Returns
  * true when the message may go on to the expensive Noise work.
  */
 static bool check_macs(struct cwg_device *dev, struct cwg_pkt *pkt,
@@ -301,6 +302,10 @@ static bool check_macs(struct cwg_device *dev, struct cwg_pkt *pkt,
 		cwg_count(dev, cookie_replies_tx);
 		cwg_drop(dev, CWG_DROP_BAD_MAC2);
 		cwg_pkt_list_append(&out->net, pkt);
+		return false;
+	}
+	if (load && !cwg_ratelimiter_allow(&dev->ratelimiter, &pkt->ep, now)) {
+		cwg_drop_pkt(dev, pkt, CWG_DROP_RATE_LIMITED);
 		return false;
 	}
 	return true;

@@ -11,6 +11,7 @@
 #include "device.h"
 #include "lookup.h"
 #include "noise.h"
+#include "ratelimiter.h"
 #include "replay.h"
 
 enum noise_index_kind {
@@ -123,6 +124,7 @@ struct cwg_device {
 	uint8_t static_priv[32];
 	uint8_t static_pub[32];
 	struct cookie_checker cookie;
+	struct cwg_ratelimiter ratelimiter;
 
 	cwg_rng_fn rng;
 	void *rng_ctx;
