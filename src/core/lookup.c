@@ -1,0 +1,270 @@
+// SPDX-License-Identifier: MIT
+/*
+ * SipHash-2-4 and the two keyed hash tables built on it.
+ *
+ * The tables grow by doubling once the count passes the bucket count. A
+ * failed growth is not an error: chains just get longer until the next
+ * attempt, so an add never fails after init succeeded.
+ */
+#include "lookup.h"
+
+#define CWG_LOOKUP_MIN_BUCKETS 16u
+
+static inline uint64_t sip_rotl(uint64_t x, unsigned int b)
+{
+	return (x << b) | (x >> (64 - b));
+}
+
+#define SIP_ROUND(v0, v1, v2, v3)                                      \
+	do {                                                           \
+		v0 += v1;                                              \
+		v1 = sip_rotl(v1, 13);                                 \
+		v1 ^= v0;                                              \
+		v0 = sip_rotl(v0, 32);                                 \
+		v2 += v3;                                              \
+		v3 = sip_rotl(v3, 16);                                 \
+		v3 ^= v2;                                              \
+		v0 += v3;                                              \
+		v3 = sip_rotl(v3, 21);                                 \
+		v3 ^= v0;                                              \
+		v2 += v1;                                              \
+		v1 = sip_rotl(v1, 17);                                 \
+		v1 ^= v2;                                              \
+		v2 = sip_rotl(v2, 32);                                 \
+	} while (0)
+
+uint64_t cwg_siphash24(const uint64_t key[2], const uint8_t *in, size_t len)
+{
+	uint64_t v0 = key[0] ^ 0x736f6d6570736575ULL;
+	uint64_t v1 = key[1] ^ 0x646f72616e646f6dULL;
+	uint64_t v2 = key[0] ^ 0x6c7967656e657261ULL;
+	uint64_t v3 = key[1] ^ 0x7465646279746573ULL;
+	uint64_t m, b = (uint64_t)len << 56;
+	size_t i, tail = len & 7;
+
+	for (i = 0; i + 8 <= len; i += 8) {
+		m = cwg_get_le64(in + i);
+		v3 ^= m;
+		SIP_ROUND(v0, v1, v2, v3);
+		SIP_ROUND(v0, v1, v2, v3);
+		v0 ^= m;
+	}
+	/* The last 0..7 bytes, little-endian, under the length byte. */
+	while (tail--)
+		b |= (uint64_t)in[i + tail] << (8 * tail);
+	v3 ^= b;
+	SIP_ROUND(v0, v1, v2, v3);
+	SIP_ROUND(v0, v1, v2, v3);
+	v0 ^= b;
+	v2 ^= 0xff;
+	SIP_ROUND(v0, v1, v2, v3);
+	SIP_ROUND(v0, v1, v2, v3);
+	SIP_ROUND(v0, v1, v2, v3);
+	SIP_ROUND(v0, v1, v2, v3);
+	return v0 ^ v1 ^ v2 ^ v3;
+}
+
+static void lookup_key(uint64_t key[2], const uint8_t seed[16])
+{
+	key[0] = cwg_get_le64(seed);
+	key[1] = cwg_get_le64(seed + 8);
+}
+
+/* Peer by public key. */
+
+static uint64_t pubkey_hash(const uint64_t key[2], const uint8_t pubkey[32])
+{
+	return cwg_siphash24(key, pubkey, 32);
+}
+
+/* Double the buckets; on allocation failure keep the old ones. */
+static void pubkey_grow(struct cwg_pubkey_table *t)
+{
+	uint32_t i, n = t->mask + 1;
+	struct cwg_pubkey_entry **nb;
+
+	if (n > UINT32_MAX / 2)
+		return;
+	nb = cwg_zalloc((size_t)n * 2 * sizeof(*nb));
+	if (!nb)
+		return;
+	for (i = 0; i < n; i++) {
+		while (t->buckets[i]) {
+			struct cwg_pubkey_entry *e = t->buckets[i];
+			uint32_t b = (uint32_t)pubkey_hash(t->key, e->pubkey) &
+				     (2 * n - 1);
+
+			t->buckets[i] = e->next;
+			e->next = nb[b];
+			nb[b] = e;
+		}
+	}
+	cwg_free(t->buckets);
+	t->buckets = nb;
+	t->mask = 2 * n - 1;
+}
+
+int cwg_pubkey_table_init(struct cwg_pubkey_table *t, const uint8_t seed[16])
+{
+	t->buckets = cwg_zalloc(CWG_LOOKUP_MIN_BUCKETS * sizeof(*t->buckets));
+	if (!t->buckets)
+		return -1;
+	t->mask = CWG_LOOKUP_MIN_BUCKETS - 1;
+	t->count = 0;
+	lookup_key(t->key, seed);
+	return 0;
+}
+
+void cwg_pubkey_table_free(struct cwg_pubkey_table *t)
+{
+	cwg_free(t->buckets);
+	t->buckets = NULL;
+	t->mask = 0;
+	t->count = 0;
+	cwg_memset(t->key, 0, sizeof(t->key));
+}
+
+int cwg_pubkey_table_add(struct cwg_pubkey_table *t,
+			 struct cwg_pubkey_entry *e)
+{
+	uint32_t b;
+
+	if (t->count >= t->mask + 1)
+		pubkey_grow(t);
+	b = (uint32_t)pubkey_hash(t->key, e->pubkey) & t->mask;
+	e->next = t->buckets[b];
+	t->buckets[b] = e;
+	t->count++;
+	return 0;
+}
+
+void cwg_pubkey_table_remove(struct cwg_pubkey_table *t,
+			     struct cwg_pubkey_entry *e)
+{
+	uint32_t b = (uint32_t)pubkey_hash(t->key, e->pubkey) & t->mask;
+	struct cwg_pubkey_entry **p;
+
+	for (p = &t->buckets[b]; *p; p = &(*p)->next) {
+		if (*p == e) {
+			*p = e->next;
+			e->next = NULL;
+			t->count--;
+			return;
+		}
+	}
+}
+
+struct cwg_pubkey_entry *cwg_pubkey_table_find(const struct cwg_pubkey_table *t,
+					       const uint8_t pubkey[32])
+{
+	uint32_t b = (uint32_t)pubkey_hash(t->key, pubkey) & t->mask;
+	struct cwg_pubkey_entry *e;
+
+	for (e = t->buckets[b]; e; e = e->next)
+		if (!cwg_memcmp(e->pubkey, pubkey, 32))
+			return e;
+	return NULL;
+}
+
+/* Session by receiver index. */
+
+static uint64_t index_hash(const uint64_t key[2], uint32_t index)
+{
+	uint8_t buf[4];
+
+	cwg_put_le32(buf, index);
+	return cwg_siphash24(key, buf, sizeof(buf));
+}
+
+static void index_grow(struct cwg_index_table *t)
+{
+	uint32_t i, n = t->mask + 1;
+	struct cwg_index_entry **nb;
+
+	if (n > UINT32_MAX / 2)
+		return;
+	nb = cwg_zalloc((size_t)n * 2 * sizeof(*nb));
+	if (!nb)
+		return;
+	for (i = 0; i < n; i++) {
+		while (t->buckets[i]) {
+			struct cwg_index_entry *e = t->buckets[i];
+			uint32_t b = (uint32_t)index_hash(t->key, e->index) &
+				     (2 * n - 1);
+
+			t->buckets[i] = e->next;
+			e->next = nb[b];
+			nb[b] = e;
+		}
+	}
+	cwg_free(t->buckets);
+	t->buckets = nb;
+	t->mask = 2 * n - 1;
+}
+
+int cwg_index_table_init(struct cwg_index_table *t, const uint8_t seed[16])
+{
+	t->buckets = cwg_zalloc(CWG_LOOKUP_MIN_BUCKETS * sizeof(*t->buckets));
+	if (!t->buckets)
+		return -1;
+	t->mask = CWG_LOOKUP_MIN_BUCKETS - 1;
+	t->count = 0;
+	lookup_key(t->key, seed);
+	return 0;
+}
+
+void cwg_index_table_free(struct cwg_index_table *t)
+{
+	cwg_free(t->buckets);
+	t->buckets = NULL;
+	t->mask = 0;
+	t->count = 0;
+	cwg_memset(t->key, 0, sizeof(t->key));
+}
+
+int cwg_index_table_insert(struct cwg_index_table *t,
+			   struct cwg_index_entry *e)
+{
+	uint32_t b = (uint32_t)index_hash(t->key, e->index) & t->mask;
+	struct cwg_index_entry *x;
+
+	for (x = t->buckets[b]; x; x = x->next)
+		if (x->index == e->index)
+			return 1;
+	if (t->count >= t->mask + 1) {
+		index_grow(t);
+		b = (uint32_t)index_hash(t->key, e->index) & t->mask;
+	}
+	e->next = t->buckets[b];
+	t->buckets[b] = e;
+	t->count++;
+	return 0;
+}
+
+void cwg_index_table_remove(struct cwg_index_table *t,
+			    struct cwg_index_entry *e)
+{
+	uint32_t b = (uint32_t)index_hash(t->key, e->index) & t->mask;
+	struct cwg_index_entry **p;
+
+	for (p = &t->buckets[b]; *p; p = &(*p)->next) {
+		if (*p == e) {
+			*p = e->next;
+			e->next = NULL;
+			t->count--;
+			return;
+		}
+	}
+}
+
+struct cwg_index_entry *cwg_index_table_find(const struct cwg_index_table *t,
+					     uint32_t index)
+{
+	uint32_t b = (uint32_t)index_hash(t->key, index) & t->mask;
+	struct cwg_index_entry *e;
+
+	for (e = t->buckets[b]; e; e = e->next)
+		if (e->index == index)
+			return e;
+	return NULL;
+}
