@@ -1,0 +1,221 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/if_tun.h>
+#include <sched.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "linux/tun.h"
+
+#ifndef TUNGETDEVNETNS
+#define TUNGETDEVNETNS _IO('T', 227)
+#endif
+
+static int ctl_socket(void)
+{
+	int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+	/* Interface ioctls work on any socket family; v4 may be disabled. */
+	if (s < 0)
+		s = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	return s;
+}
+
+static int tun_getiff(int fd, struct ifreq *ifr)
+{
+	memset(ifr, 0, sizeof(*ifr));
+	return ioctl(fd, TUNGETIFF, ifr) < 0 ? -errno : 0;
+}
+
+static int tun_finish(struct cwg_tun *t, char *err, size_t errlen)
+{
+	struct ifreq ifr;
+	int r, fl;
+
+	r = tun_getiff(t->fd, &ifr);
+	if (r) {
+		snprintf(err, errlen, "TUNGETIFF: %s", strerror(-r));
+		return r;
+	}
+	if ((ifr.ifr_flags & (IFF_TUN | IFF_TAP)) != IFF_TUN ||
+	    !(ifr.ifr_flags & IFF_NO_PI) || (ifr.ifr_flags & IFF_VNET_HDR)) {
+		snprintf(err, errlen,
+			 "TUN device needs IFF_TUN|IFF_NO_PI without "
+			 "IFF_VNET_HDR (flags 0x%x)", (unsigned)ifr.ifr_flags);
+		return -EINVAL;
+	}
+	memcpy(t->name, ifr.ifr_name, IFNAMSIZ);
+	t->name[IFNAMSIZ - 1] = '\0';
+	fl = fcntl(t->fd, F_GETFL);
+	if (fl < 0 || fcntl(t->fd, F_SETFL, fl | O_NONBLOCK) < 0) {
+		r = -errno;
+		snprintf(err, errlen, "TUN O_NONBLOCK: %s", strerror(-r));
+		return r;
+	}
+	t->ctl_fd = ctl_socket();
+	if (t->ctl_fd < 0) {
+		r = -errno;
+		snprintf(err, errlen, "socket: %s", strerror(-r));
+		return r;
+	}
+	/* Without /proc we cannot come back from setns(): then MTU changes
+	 * are only followed while the interface stays in our namespace. */
+	t->home_ns_fd = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+	return 0;
+}
+
+static void tun_init(struct cwg_tun *t)
+{
+	memset(t, 0, sizeof(*t));
+	t->fd = t->ctl_fd = t->home_ns_fd = -1;
+}
+
+int cwg_tun_create(struct cwg_tun *t, const char *name, uint32_t mtu,
+		   char *err, size_t errlen)
+{
+	struct ifreq ifr;
+	int r;
+
+	tun_init(t);
+	t->fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
+	if (t->fd < 0) {
+		r = -errno;
+		if (r == -ENOENT || r == -ENODEV)
+			snprintf(err, errlen, "/dev/net/tun does not exist");
+		else
+			snprintf(err, errlen, "open /dev/net/tun: %s",
+				 strerror(-r));
+		return r;
+	}
+	memset(&ifr, 0, sizeof(ifr));
+	ifr.ifr_flags = IFF_TUN | IFF_NO_PI;
+	snprintf(ifr.ifr_name, IFNAMSIZ, "%s", name);
+	if (ioctl(t->fd, TUNSETIFF, &ifr) < 0) {
+		r = -errno;
+		if (r == -EPERM)
+			snprintf(err, errlen, "creating TUN device %s: "
+				 "operation not permitted", name);
+		else if (r == -EBUSY)
+			snprintf(err, errlen, "TUN device %s is in use", name);
+		else
+			snprintf(err, errlen, "creating TUN device %s: %s",
+				 name, strerror(-r));
+		cwg_tun_close(t);
+		return r;
+	}
+	r = tun_finish(t, err, errlen);
+	if (r) {
+		cwg_tun_close(t);
+		return r;
+	}
+	memset(&ifr, 0, sizeof(ifr));
+	memcpy(ifr.ifr_name, t->name, IFNAMSIZ);
+	ifr.ifr_mtu = (int)mtu;
+	if (ioctl(t->ctl_fd, SIOCSIFMTU, &ifr) < 0) {
+		r = -errno;
+		snprintf(err, errlen, "setting MTU of %s: %s", t->name,
+			 strerror(-r));
+		cwg_tun_close(t);
+		return r;
+	}
+	return 0;
+}
+
+int cwg_tun_adopt(struct cwg_tun *t, int fd, char *err, size_t errlen)
+{
+	int r;
+
+	tun_init(t);
+	t->fd = fd;
+	r = tun_finish(t, err, errlen);
+	if (r) {
+		t->fd = -1; /* not ours to close on failure */
+		cwg_tun_close(t);
+	}
+	return r;
+}
+
+/*
+ * Points ctl_fd at the namespace the interface lives in now. A moved
+ * interface keeps its TUN fd but not its place: a name lookup in our own
+ * namespace would then find nothing, or somebody else's interface.
+ */
+static void tun_follow_netns(struct cwg_tun *t)
+{
+	struct stat st;
+	int ns, s;
+
+	if (t->home_ns_fd < 0)
+		return;
+	ns = ioctl(t->fd, TUNGETDEVNETNS);
+	if (ns < 0)
+		return;
+	if (fstat(ns, &st) < 0 ||
+	    (st.st_ino == t->ns_ino && st.st_dev == t->ns_dev)) {
+		close(ns);
+		return;
+	}
+	/* setns() on this thread only; sockets keep their namespace. */
+	if (setns(ns, CLONE_NEWNET) == 0) {
+		s = ctl_socket();
+		if (setns(t->home_ns_fd, CLONE_NEWNET) < 0) {
+			/* Cannot happen short of a kernel bug; staying in the
+			 * wrong namespace would misplace every later socket. */
+			perror("cwg: setns back to our namespace");
+			_exit(1);
+		}
+		if (s >= 0) {
+			close(t->ctl_fd);
+			t->ctl_fd = s;
+			t->ns_ino = st.st_ino;
+			t->ns_dev = st.st_dev;
+		}
+	}
+	close(ns);
+}
+
+int cwg_tun_get_mtu(struct cwg_tun *t, uint32_t *mtu)
+{
+	struct ifreq ifr;
+	char name[IFNAMSIZ];
+	int r;
+
+	/* TUNGETIFF always reports the current name, after any rename. */
+	r = tun_getiff(t->fd, &ifr);
+	if (r)
+		return r;
+	memcpy(name, ifr.ifr_name, IFNAMSIZ);
+	tun_follow_netns(t);
+	memset(&ifr, 0, sizeof(ifr));
+	memcpy(ifr.ifr_name, name, IFNAMSIZ);
+	if (ioctl(t->ctl_fd, SIOCGIFMTU, &ifr) < 0)
+		return -errno;
+	if (ifr.ifr_mtu <= 0)
+		return -EINVAL;
+	*mtu = (uint32_t)ifr.ifr_mtu;
+	return 0;
+}
+
+bool cwg_tun_alive(const struct cwg_tun *t)
+{
+	struct ifreq ifr;
+
+	/* A deleted interface detaches its queues: EBADFD from now on. */
+	return tun_getiff(t->fd, &ifr) != -EBADFD;
+}
+
+void cwg_tun_close(struct cwg_tun *t)
+{
+	if (t->fd >= 0)
+		close(t->fd);
+	if (t->ctl_fd >= 0)
+		close(t->ctl_fd);
+	if (t->home_ns_fd >= 0)
+		close(t->home_ns_fd);
+	t->fd = t->ctl_fd = t->home_ns_fd = -1;
+}

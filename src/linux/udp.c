@@ -1,0 +1,472 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <unistd.h>
+
+#include "linux/log.h"
+#include "linux/platform.h"
+#include "linux/udp.h"
+
+#define UDP_BUF_BYTES (4 << 20)
+#define UDP_BIND_TRIES 16
+
+static bool addr_is_zero(const uint8_t *a, size_t n)
+{
+	uint8_t acc = 0;
+
+	for (size_t i = 0; i < n; i++)
+		acc |= a[i];
+	return !acc;
+}
+
+static bool v6_is_linklocal(const uint8_t *a)
+{
+	return a[0] == 0xfe && (a[1] & 0xc0) == 0x80;
+}
+
+int cwg_endpoint_to_sockaddr(const struct cwg_endpoint *ep,
+			     union cwg_sockaddr *sa, socklen_t *len)
+{
+	memset(sa, 0, sizeof(*sa));
+	if (ep->family == 4) {
+		sa->in4.sin_family = AF_INET;
+		sa->in4.sin_port = htons(ep->port);
+		memcpy(&sa->in4.sin_addr, ep->addr, 4);
+		*len = sizeof(sa->in4);
+		return 0;
+	}
+	if (ep->family == 6) {
+		sa->in6.sin6_family = AF_INET6;
+		sa->in6.sin6_port = htons(ep->port);
+		memcpy(&sa->in6.sin6_addr, ep->addr, 16);
+		/* A link-local peer is only reachable through the interface
+		 * its packets came in on. */
+		if (v6_is_linklocal(ep->addr))
+			sa->in6.sin6_scope_id = ep->src_ifindex;
+		*len = sizeof(sa->in6);
+		return 0;
+	}
+	return -EAFNOSUPPORT;
+}
+
+int cwg_endpoint_from_sockaddr(struct cwg_endpoint *ep,
+			       const struct sockaddr *sa, socklen_t len)
+{
+	memset(ep, 0, sizeof(*ep));
+	if (sa->sa_family == AF_INET && len >= sizeof(struct sockaddr_in)) {
+		const struct sockaddr_in *s = (const void *)sa;
+
+		ep->family = 4;
+		ep->port = ntohs(s->sin_port);
+		memcpy(ep->addr, &s->sin_addr, 4);
+		return 0;
+	}
+	if (sa->sa_family == AF_INET6 && len >= sizeof(struct sockaddr_in6)) {
+		const struct sockaddr_in6 *s = (const void *)sa;
+
+		ep->family = 6;
+		ep->port = ntohs(s->sin6_port);
+		memcpy(ep->addr, &s->sin6_addr, 16);
+		ep->src_ifindex = s->sin6_scope_id;
+		return 0;
+	}
+	return -EAFNOSUPPORT;
+}
+
+void cwg_udp_init(struct cwg_udp *u, int epfd)
+{
+	memset(u, 0, sizeof(*u));
+	pthread_rwlock_init(&u->lock, NULL);
+	u->fd[0] = u->fd[1] = -1;
+	u->epfd = epfd;
+}
+
+static int udp_open(int family, uint16_t port, uint32_t fwmark, int *out,
+		    uint16_t *bound)
+{
+	union cwg_sockaddr sa;
+	socklen_t len;
+	int one = 1, bufsz = UDP_BUF_BYTES, s, r;
+
+	*out = -1;
+	s = socket(family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (s < 0)
+		return errno == EAFNOSUPPORT ? 0 : -errno;
+	memset(&sa, 0, sizeof(sa));
+	if (family == AF_INET) {
+		sa.in4.sin_family = AF_INET;
+		sa.in4.sin_port = htons(port);
+		len = sizeof(sa.in4);
+		r = setsockopt(s, IPPROTO_IP, IP_PKTINFO, &one, sizeof(one));
+	} else {
+		sa.in6.sin6_family = AF_INET6;
+		sa.in6.sin6_port = htons(port);
+		len = sizeof(sa.in6);
+		r = setsockopt(s, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+		if (!r)
+			r = setsockopt(s, IPPROTO_IPV6, IPV6_RECVPKTINFO, &one,
+				       sizeof(one));
+	}
+	if (!r && fwmark)
+		r = setsockopt(s, SOL_SOCKET, SO_MARK, &fwmark,
+			       sizeof(fwmark));
+	if (r < 0)
+		goto fail;
+	/* Bigger buffers ride out bursts; without privilege, best effort. */
+	if (setsockopt(s, SOL_SOCKET, SO_RCVBUFFORCE, &bufsz, sizeof(bufsz)))
+		(void)setsockopt(s, SOL_SOCKET, SO_RCVBUF, &bufsz, sizeof(bufsz));
+	if (setsockopt(s, SOL_SOCKET, SO_SNDBUFFORCE, &bufsz, sizeof(bufsz)))
+		(void)setsockopt(s, SOL_SOCKET, SO_SNDBUF, &bufsz, sizeof(bufsz));
+	if (bind(s, &sa.sa, len) < 0)
+		goto fail;
+	len = sizeof(sa);
+	if (getsockname(s, &sa.sa, &len) < 0)
+		goto fail;
+	*bound = ntohs(family == AF_INET ? sa.in4.sin_port : sa.in6.sin6_port);
+	*out = s;
+	return 0;
+fail:
+	r = -errno;
+	close(s);
+	return r;
+}
+
+/* A fresh pair on port; the same port for both, even when port is 0. */
+static int udp_open_pair(uint16_t port, uint32_t fwmark, int fd[2],
+			 uint16_t *bound)
+{
+	int r = 0;
+
+	for (int tries = 0; tries < UDP_BIND_TRIES; tries++) {
+		uint16_t p = port;
+
+		r = udp_open(AF_INET, port, fwmark, &fd[0], &p);
+		if (r)
+			return r;
+		r = udp_open(AF_INET6, fd[0] >= 0 ? p : port, fwmark, &fd[1],
+			     &p);
+		if (!r && fd[0] < 0 && fd[1] < 0)
+			return -EAFNOSUPPORT;
+		if (!r) {
+			*bound = p;
+			return 0;
+		}
+		if (fd[0] >= 0)
+			close(fd[0]);
+		fd[0] = -1;
+		/* The kernel's pick for IPv4 may be taken in IPv6: pick
+		 * again, but a port the user chose is simply taken. */
+		if (r != -EADDRINUSE || port)
+			return r;
+	}
+	return r;
+}
+
+int cwg_udp_bind(struct cwg_udp *u, uint16_t port)
+{
+	int nfd[2], old[2], r;
+	uint16_t bound = 0;
+	uint32_t mark;
+
+	pthread_rwlock_rdlock(&u->lock);
+	mark = u->fwmark;
+	r = port && port == u->port && (u->fd[0] >= 0 || u->fd[1] >= 0);
+	pthread_rwlock_unlock(&u->lock);
+	if (r)
+		return 0;
+	r = udp_open_pair(port, mark, nfd, &bound);
+	if (r)
+		return r;
+	pthread_rwlock_wrlock(&u->lock);
+	for (int i = 0; i < 2; i++) {
+		struct epoll_event ev = { .events = EPOLLIN, .data.u32 = i };
+
+		old[i] = u->fd[i];
+		if (old[i] >= 0)
+			epoll_ctl(u->epfd, EPOLL_CTL_DEL, old[i], NULL);
+		u->fd[i] = nfd[i];
+		if (nfd[i] >= 0)
+			epoll_ctl(u->epfd, EPOLL_CTL_ADD, nfd[i], &ev);
+	}
+	u->port = bound;
+	/* The mark may have changed while we were binding. */
+	if (u->fwmark != mark)
+		for (int i = 0; i < 2; i++)
+			if (u->fd[i] >= 0)
+				setsockopt(u->fd[i], SOL_SOCKET, SO_MARK,
+					   &u->fwmark, sizeof(u->fwmark));
+	pthread_rwlock_unlock(&u->lock);
+	for (int i = 0; i < 2; i++)
+		if (old[i] >= 0)
+			close(old[i]);
+	cwg_log_verbose("UDP bound to port %u", bound);
+	return 0;
+}
+
+int cwg_udp_set_fwmark(struct cwg_udp *u, uint32_t mark)
+{
+	int r = 0;
+
+	pthread_rwlock_wrlock(&u->lock);
+	for (int i = 0; i < 2 && !r; i++)
+		if (u->fd[i] >= 0 && setsockopt(u->fd[i], SOL_SOCKET, SO_MARK,
+						&mark, sizeof(mark)) < 0)
+			r = -errno;
+	if (!r)
+		u->fwmark = mark;
+	pthread_rwlock_unlock(&u->lock);
+	return r;
+}
+
+uint16_t cwg_udp_get_port(struct cwg_udp *u)
+{
+	uint16_t p;
+
+	pthread_rwlock_rdlock(&u->lock);
+	p = u->port;
+	pthread_rwlock_unlock(&u->lock);
+	return p;
+}
+
+uint32_t cwg_udp_get_fwmark(struct cwg_udp *u)
+{
+	uint32_t m;
+
+	pthread_rwlock_rdlock(&u->lock);
+	m = u->fwmark;
+	pthread_rwlock_unlock(&u->lock);
+	return m;
+}
+
+void cwg_udp_close(struct cwg_udp *u)
+{
+	for (int i = 0; i < 2; i++) {
+		if (u->fd[i] >= 0)
+			close(u->fd[i]);
+		u->fd[i] = -1;
+	}
+	pthread_rwlock_destroy(&u->lock);
+}
+
+/* The local address a datagram was sent to, for replies from it. */
+static void udp_parse_pktinfo(struct msghdr *mh, struct cwg_endpoint *ep)
+{
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(mh); c; c = CMSG_NXTHDR(mh, c)) {
+		if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO &&
+		    c->cmsg_len >= CMSG_LEN(sizeof(struct in_pktinfo))) {
+			struct in_pktinfo pi;
+
+			memcpy(&pi, CMSG_DATA(c), sizeof(pi));
+			memcpy(ep->src_addr, &pi.ipi_addr, 4);
+			ep->src_ifindex = (uint32_t)pi.ipi_ifindex;
+		} else if (c->cmsg_level == IPPROTO_IPV6 &&
+			   c->cmsg_type == IPV6_PKTINFO &&
+			   c->cmsg_len >= CMSG_LEN(sizeof(struct in6_pktinfo))) {
+			struct in6_pktinfo pi;
+
+			memcpy(&pi, CMSG_DATA(c), sizeof(pi));
+			memcpy(ep->src_addr, &pi.ipi6_addr, 16);
+			ep->src_ifindex = pi.ipi6_ifindex;
+		}
+	}
+}
+
+uint32_t cwg_udp_recv(struct cwg_udp *u, struct cwg_udp_io *io, int which,
+		      struct cwg_pkt_list *in, uint32_t reserve)
+{
+	uint32_t n, got = 0;
+	int fd, r;
+
+	n = cwg_pkt_alloc_bulk(io->pkts, CWG_UDP_BATCH, reserve);
+	for (uint32_t i = 0; i < (n ? n : CWG_UDP_BATCH); i++) {
+		struct msghdr *mh = &io->msgs[i].msg_hdr;
+
+		if (n) {
+			io->iov[i].iov_base = io->pkts[i]->data;
+			io->iov[i].iov_len = (size_t)(io->pkts[i]->buf +
+				io->pkts[i]->cap - io->pkts[i]->data);
+		} else {
+			io->iov[i].iov_base = io->discard;
+			io->iov[i].iov_len = sizeof(io->discard);
+		}
+		memset(mh, 0, sizeof(*mh));
+		mh->msg_name = &io->addr[i];
+		mh->msg_namelen = sizeof(io->addr[i]);
+		mh->msg_iov = &io->iov[i];
+		mh->msg_iovlen = 1;
+		mh->msg_control = io->ctl[i].buf;
+		mh->msg_controllen = sizeof(io->ctl[i].buf);
+	}
+	pthread_rwlock_rdlock(&u->lock);
+	fd = u->fd[which];
+	do
+		r = fd < 0 ? 0 : recvmmsg(fd, io->msgs, n ? n : CWG_UDP_BATCH,
+					  MSG_DONTWAIT, NULL);
+	while (r < 0 && errno == EINTR);
+	pthread_rwlock_unlock(&u->lock);
+	if (!n) {
+		if (r > 0)
+			__atomic_add_fetch(&u->recv_no_buffer, (uint64_t)r,
+					   __ATOMIC_RELAXED);
+		return 0;
+	}
+	for (int i = 0; i < r; i++) {
+		struct cwg_pkt *p = io->pkts[i];
+		struct msghdr *mh = &io->msgs[i].msg_hdr;
+
+		if ((mh->msg_flags & MSG_TRUNC) ||
+		    cwg_endpoint_from_sockaddr(&p->ep, &io->addr[i].sa,
+					       mh->msg_namelen)) {
+			cwg_pkt_free(p);
+			continue;
+		}
+		udp_parse_pktinfo(mh, &p->ep);
+		p->len = io->msgs[i].msg_len;
+		cwg_pkt_list_append(in, p);
+		got++;
+	}
+	for (uint32_t i = r > 0 ? (uint32_t)r : 0; i < n; i++)
+		cwg_pkt_free(io->pkts[i]);
+	return got;
+}
+
+static void udp_fill(struct cwg_udp_io *io, uint32_t i, struct cwg_pkt *p)
+{
+	struct msghdr *mh = &io->msgs[i].msg_hdr;
+	socklen_t alen = 0;
+	struct cmsghdr *c;
+
+	memset(mh, 0, sizeof(*mh));
+	cwg_endpoint_to_sockaddr(&p->ep, &io->addr[i], &alen);
+	io->iov[i].iov_base = p->data;
+	io->iov[i].iov_len = p->len;
+	mh->msg_name = &io->addr[i];
+	mh->msg_namelen = alen;
+	mh->msg_iov = &io->iov[i];
+	mh->msg_iovlen = 1;
+	if (addr_is_zero(p->ep.src_addr, p->ep.family == 4 ? 4 : 16))
+		return;
+	memset(io->ctl[i].buf, 0, sizeof(io->ctl[i].buf));
+	mh->msg_control = io->ctl[i].buf;
+	c = (struct cmsghdr *)(void *)io->ctl[i].buf;
+	if (p->ep.family == 4) {
+		struct in_pktinfo pi;
+
+		/* Source address only: routing still picks the way out. */
+		memset(&pi, 0, sizeof(pi));
+		memcpy(&pi.ipi_spec_dst, p->ep.src_addr, 4);
+		mh->msg_controllen = CMSG_SPACE(sizeof(pi));
+		c->cmsg_level = IPPROTO_IP;
+		c->cmsg_type = IP_PKTINFO;
+		c->cmsg_len = CMSG_LEN(sizeof(pi));
+		memcpy(CMSG_DATA(c), &pi, sizeof(pi));
+	} else {
+		struct in6_pktinfo pi;
+
+		memset(&pi, 0, sizeof(pi));
+		memcpy(&pi.ipi6_addr, p->ep.src_addr, 16);
+		/* A link-local source means nothing without its link. */
+		if (v6_is_linklocal(p->ep.src_addr))
+			pi.ipi6_ifindex = p->ep.src_ifindex;
+		mh->msg_controllen = CMSG_SPACE(sizeof(pi));
+		c->cmsg_level = IPPROTO_IPV6;
+		c->cmsg_type = IPV6_PKTINFO;
+		c->cmsg_len = CMSG_LEN(sizeof(pi));
+		memcpy(CMSG_DATA(c), &pi, sizeof(pi));
+	}
+}
+
+/* Sends io->pkts[from, to) on fd. Peers whose sticky source the kernel
+ * refused are appended to io->stale_src at *nstale. */
+static void udp_send_range(struct cwg_udp *u, struct cwg_udp_io *io, int fd,
+			   uint32_t from, uint32_t to, uint32_t *nstale)
+{
+	uint32_t i = from;
+
+	while (i < to) {
+		int r = sendmmsg(fd, &io->msgs[i], to - i, 0);
+
+		if (r > 0) {
+			i += (uint32_t)r;
+			continue;
+		}
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0 && errno == EINVAL && io->msgs[i].msg_hdr.msg_control) {
+			/* The source address left this host: forget it and
+			 * let routing choose, once. */
+			io->msgs[i].msg_hdr.msg_control = NULL;
+			io->msgs[i].msg_hdr.msg_controllen = 0;
+			if (io->pkts[i]->peer)
+				io->stale_src[(*nstale)++] = io->pkts[i]->peer;
+			continue;
+		}
+		__atomic_add_fetch(&u->send_errors, 1, __ATOMIC_RELAXED);
+		i++;
+	}
+}
+
+static void udp_clear_stale(struct cwg_device *dev, struct cwg_peer **peers,
+			    uint32_t n)
+{
+	if (!n)
+		return;
+	/* The packets were built before we took the lock: a peer removed
+	 * since then must not be touched, so look each one up again. */
+	cwg_device_cfg_rdlock(dev);
+	for (struct cwg_peer *p = cwg_device_first_peer(dev); p;
+	     p = cwg_peer_next(p))
+		for (uint32_t i = 0; i < n; i++)
+			if (peers[i] == p) {
+				cwg_peer_clear_endpoint_src(p);
+				break;
+			}
+	cwg_device_cfg_unlock(dev);
+}
+
+void cwg_udp_send(struct cwg_udp *u, struct cwg_udp_io *io,
+		  struct cwg_device *dev, struct cwg_pkt_list *l)
+{
+	while (l->head) {
+		struct cwg_pkt_list done;
+		uint32_t n = 0, nv4 = 0, nstale = 0;
+		struct cwg_pkt *p;
+
+		/* One batch, IPv4 first, each family in its original order
+		 * (a peer's packets should not overtake each other). */
+		cwg_pkt_list_init(&done);
+		while (n < CWG_UDP_BATCH && (p = cwg_pkt_list_pop(l))) {
+			if (p->ep.family == 4) {
+				io->pkts[n++] = p;
+				nv4++;
+			} else if (p->ep.family == 6) {
+				io->pkts6[n++ - nv4] = p;
+			} else {
+				__atomic_add_fetch(&u->send_errors, 1,
+						   __ATOMIC_RELAXED);
+				cwg_pkt_list_append(&done, p);
+			}
+		}
+		for (uint32_t i = nv4; i < n; i++)
+			io->pkts[i] = io->pkts6[i - nv4];
+		for (uint32_t i = 0; i < n; i++)
+			udp_fill(io, i, io->pkts[i]);
+		pthread_rwlock_rdlock(&u->lock);
+		if (u->fd[0] >= 0)
+			udp_send_range(u, io, u->fd[0], 0, nv4, &nstale);
+		else
+			__atomic_add_fetch(&u->send_errors, nv4,
+					   __ATOMIC_RELAXED);
+		if (u->fd[1] >= 0)
+			udp_send_range(u, io, u->fd[1], nv4, n, &nstale);
+		else
+			__atomic_add_fetch(&u->send_errors, n - nv4,
+					   __ATOMIC_RELAXED);
+		pthread_rwlock_unlock(&u->lock);
+		udp_clear_stale(dev, io->stale_src, nstale);
+		for (uint32_t i = 0; i < n; i++)
+			cwg_pkt_list_append(&done, io->pkts[i]);
+		cwg_pkt_free_list(&done);
+	}
+}
