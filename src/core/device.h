@@ -56,6 +56,26 @@
 struct cwg_device;
 struct cwg_peer;
 
+/* The padded plaintext length the core seals for a len-byte packet when
+ * the tunnel MTU is mtu (0: unknown): a multiple of 16, but never past the
+ * MTU for a packet that fits it. */
+static inline uint32_t cwg_data_padded_len(uint32_t len, uint32_t mtu)
+{
+	uint32_t padded = (len + 15) & ~15U;
+
+	if (mtu && padded > mtu && len <= mtu)
+		padded = mtu;
+	return padded;
+}
+
+/* The datagram cwg_device_send makes of a len-byte plaintext packet: hosts
+ * use it to lay segments out so the sealed datagrams end up contiguous
+ * (one UDP GSO send). */
+static inline uint32_t cwg_data_wire_len(uint32_t len, uint32_t mtu)
+{
+	return 16 + cwg_data_padded_len(len, mtu) + 16;
+}
+
 /* A UDP endpoint. addr (and src_addr) are 4 or 16 bytes, network order. */
 struct cwg_endpoint {
 	uint8_t family;	  /* 0 (unset), 4 or 6 */

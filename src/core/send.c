@@ -145,11 +145,9 @@ need_handshake:
 static bool seal_one(struct send_job *job, struct cwg_pkt *p, uint64_t counter,
 		     uint32_t mtu)
 {
-	uint32_t len = p->len, padded = (len + 15) & ~15U;
+	uint32_t len = p->len, padded = cwg_data_padded_len(len, mtu);
 	uint8_t *hdr;
 
-	if (mtu && padded > mtu && len <= mtu)
-		padded = mtu;
 	if (p->data < p->buf + CWG_DATA_HEADROOM ||
 	    p->data + padded + CWG_AEAD_TAG_LEN > p->buf + p->cap)
 		return false;
