@@ -2,8 +2,13 @@
 CC ?= cc
 PREFIX ?= /usr/local
 DESTDIR ?=
-BUILD ?= build
 SANITIZE ?=
+# A sanitized build gets its own tree, so objects never mix.
+ifneq ($(SANITIZE),)
+BUILD ?= build-san
+else
+BUILD ?= build
+endif
 
 CFLAGS ?= -O2 -g
 WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
@@ -11,6 +16,8 @@ ALL_CFLAGS := -std=c11 $(WARN) $(CFLAGS) -pthread
 ALL_CPPFLAGS := -D_GNU_SOURCE -Isrc $(CPPFLAGS)
 ALL_LDFLAGS := -pthread $(LDFLAGS)
 LDLIBS := -lcrypto
+# The daemon alone links libseccomp, for its sandbox (src/linux/sandbox.c).
+DAEMON_LDLIBS := $(if $(wildcard src/linux/sandbox.c),-lseccomp)
 ifneq ($(SANITIZE),)
 ALL_CFLAGS += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
 ALL_LDFLAGS += -fsanitize=$(SANITIZE)
@@ -31,7 +38,7 @@ TEST_BINS := $(TEST_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 BENCH_BINS := $(BENCH_SRCS:bench/%.c=$(BUILD)/bench/%)
 LIB := $(BUILD)/libcwg.a
 
-.PHONY: all check unit-check net-check freestanding install clean bench
+.PHONY: all check unit-check freestanding install clean bench demo fuzz
 all: $(BUILD)/cwg $(TEST_BINS) $(BENCH_BINS)
 
 $(BUILD)/%.o: %.c $(MAKEFILE_LIST)
@@ -44,7 +51,7 @@ $(LIB): $(LIB_OBJS)
 	$(AR) rcs $@ $^
 
 $(BUILD)/cwg: $(DAEMON_OBJS) $(LIB)
-	$(CC) $(ALL_LDFLAGS) -o $@ $(DAEMON_OBJS) $(LIB) $(LDLIBS)
+	$(CC) $(ALL_LDFLAGS) -o $@ $(DAEMON_OBJS) $(LIB) $(LDLIBS) $(DAEMON_LDLIBS)
 
 $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(TEST_HELPER_OBJS) $(LIB)
 	@mkdir -p $(dir $@)
@@ -56,8 +63,16 @@ $(BUILD)/bench/%: $(BUILD)/bench/%.o $(LIB)
 
 # Unit tests (TAP programs) and, as root with /dev/net/tun, the network
 # tests in tests/net/ (each says "skipped" with its reason otherwise).
+# Under SANITIZE, every report (including the daemon's, whose stderr is gone
+# once it daemonizes) goes to $(BUILD)/san-log.PID, and any such file fails
+# the run: leaks at exit included.
+SAN_LOG := $(abspath $(BUILD))/san-log
+SAN_ENV := $(if $(SANITIZE),ASAN_OPTIONS=log_path=$(SAN_LOG):detect_leaks=1 UBSAN_OPTIONS=log_path=$(SAN_LOG):print_stacktrace=1:halt_on_error=1)
 check: all
-	prove -v $(TEST_BINS) $(sort $(wildcard tests/net/*.sh))
+	rm -f $(SAN_LOG).*
+	$(SAN_ENV) IMPL=$(abspath $(BUILD)/cwg) prove -v $(TEST_BINS) $(sort $(wildcard tests/net/*.sh))
+	@if ls $(SAN_LOG).* >/dev/null 2>&1; then \
+		echo "sanitizer reports:"; cat $(SAN_LOG).*; exit 1; fi
 
 unit-check: all
 	prove -v $(TEST_BINS)
@@ -78,6 +93,20 @@ freestanding:
 
 install: $(BUILD)/cwg
 	install -D -m 0755 $(BUILD)/cwg $(DESTDIR)$(PREFIX)/bin/cwg
+	if [ -f doc/cwg.8 ]; then install -D -m 0644 doc/cwg.8 $(DESTDIR)$(PREFIX)/share/man/man8/cwg.8; fi
+
+# A tunnel between two namespaces with stock wg-quick (root).
+demo: $(BUILD)/cwg
+	scripts/demo.sh
+
+# cwg side by side with wireguard-go and the bare veth (root).
+bench: all
+	bench/run
+
+# libFuzzer targets for FUZZ_SECONDS each (clang).
+FUZZ_SECONDS ?= 30
+fuzz:
+	FUZZ_SECONDS=$(FUZZ_SECONDS) fuzz/run.sh
 
 clean:
 	rm -rf $(BUILD)
