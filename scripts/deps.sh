@@ -3,9 +3,13 @@
 # dependencies is missing. Runs apt-get only when something is missing.
 set -euo pipefail
 
-PKGS=(build-essential clang make libssl-dev pkg-config
-      wireguard-tools wireguard-go iproute2 iptables iputils-ping ncat
-      iperf3 procps kmod jq)
+# build: compilers, libcrypto, libseccomp; tests: prove (perl), the real
+# peers and tools (wg/wg-quick, wireguard-go, iperf3, ncat, ping), the
+# namespace and firewall tools wg-quick and the tests use, openssl for the
+# tests' seeded random data, jq for bench/run.
+PKGS=(build-essential clang make libssl-dev libseccomp-dev perl openssl
+      wireguard-tools wireguard-go iproute2 iptables nftables iputils-ping
+      ncat iperf3 procps kmod jq)
 
 missing=()
 for p in "${PKGS[@]}"; do
