@@ -41,6 +41,7 @@
 enum cwg_uapi_state {
 	CWG_UAPI_OP,	 /* expecting "get=1" or "set=1" */
 	CWG_UAPI_GET,	 /* after "get=1": expecting the blank line */
+	CWG_UAPI_STATS,	 /* after "stats=1": expecting the blank line */
 	CWG_UAPI_SET,	 /* inside a set: key=value lines */
 	CWG_UAPI_SKIP,	 /* a set failed: discard up to its blank line */
 	CWG_UAPI_CLOSED,
@@ -613,6 +614,35 @@ static bool do_get(struct cwg_uapi_conn *c, struct cwg_uapi_buf *out)
 	return ok && buf_add_errno(out, 0);
 }
 
+/*
+ * "stats=1": cwg's own extension, never sent by wg. The device's drop
+ * counters by reason and its handshake counters, one key=value per line,
+ * so tests and operators can see what the daemon refused and why.
+ */
+static bool do_stats(struct cwg_device *dev, struct cwg_uapi_buf *out)
+{
+	struct cwg_device_stats st;
+	char key[64];
+	bool ok = true;
+	int i;
+
+	cwg_device_get_stats(dev, &st);
+	for (i = 0; ok && i < CWG_DROP_MAX; i++) {
+		snprintf(key, sizeof(key), "drop_%s", cwg_drop_names[i]);
+		ok = buf_add_u64(out, key, st.drops[i]);
+	}
+	ok = ok &&
+	     buf_add_u64(out, "handshake_initiations_rx",
+			 st.handshake_initiations_rx) &&
+	     buf_add_u64(out, "handshake_responses_rx",
+			 st.handshake_responses_rx) &&
+	     buf_add_u64(out, "cookie_replies_rx", st.cookie_replies_rx) &&
+	     buf_add_u64(out, "cookie_replies_tx", st.cookie_replies_tx) &&
+	     buf_add_u64(out, "handshakes_completed", st.handshakes_completed) &&
+	     buf_add_u64(out, "keypairs_wiped", st.keypairs_wiped);
+	return ok && buf_add_errno(out, 0);
+}
+
 /* ---- connection ---- */
 
 struct cwg_uapi_conn *cwg_uapi_conn_new(struct cwg_device *dev,
@@ -653,6 +683,10 @@ static int handle_line(struct cwg_uapi_conn *c, char *line, size_t len,
 			c->state = CWG_UAPI_GET;
 			return 0;
 		}
+		if (line_is(line, len, "stats=1")) {
+			c->state = CWG_UAPI_STATS;
+			return 0;
+		}
 		if (line_is(line, len, "set=1")) {
 			set_reset(c);
 			c->state = CWG_UAPI_SET;
@@ -669,6 +703,13 @@ static int handle_line(struct cwg_uapi_conn *c, char *line, size_t len,
 		}
 		c->state = CWG_UAPI_OP;
 		return do_get(c, out) ? 0 : -1;
+	case CWG_UAPI_STATS:
+		if (len) {
+			buf_add_errno(out, -CWG_EINVAL);
+			return -1;
+		}
+		c->state = CWG_UAPI_OP;
+		return do_stats(c->dev, out) ? 0 : -1;
 	case CWG_UAPI_SET:
 		if (!len) {
 			set_reset(c);

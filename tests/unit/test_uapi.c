@@ -1122,6 +1122,36 @@ static void test_roundtrip(uint64_t seed, int rounds)
 	   "(%d mismatches)", bad_rt);
 }
 
+/* cwg's "stats=1" extension reports the device's drop counters. */
+static void test_stats(void)
+{
+	struct cwg_device *dev = cwg_device_new(NULL, NULL);
+	struct cwg_uapi_buf out = { 0 };
+	struct cwg_pkt_list in;
+	struct cwg_out o;
+	struct cwg_pkt *p = cwg_pkt_alloc();
+	int r;
+
+	memset(p->data, 0x42, 5); /* type 0x42424242: unknown */
+	p->len = 5;
+	cwg_pkt_list_init(&in);
+	cwg_pkt_list_append(&in, p);
+	cwg_out_init(&o);
+	cwg_device_receive(dev, &in, 1, &o);
+	r = cwg_uapi_request(dev, NULL, "stats=1\n\n", 9, &out);
+	ok(r == 0 && out.len && strstr(out.data, "drop_unknown_type=1\n") &&
+		   strstr(out.data, "drop_bad_mac1=0\n") &&
+		   strstr(out.data, "handshakes_completed=0\n") &&
+		   out.len >= 9 && !memcmp(out.data + out.len - 9, "errno=0\n\n", 9),
+	   "stats=1 reports drop counters by reason");
+	cwg_uapi_buf_free(&out);
+	r = cwg_uapi_request(dev, NULL, "stats=1\nx=1\n\n", 13, &out);
+	ok(r == -1 && strstr(out.data, "errno=-22"),
+	   "stats=1 followed by anything but a blank line is refused");
+	cwg_uapi_buf_free(&out);
+	cwg_device_free(dev);
+}
+
 int main(void)
 {
 	uint64_t seed = 0x5eed0fc0ffeeULL;
@@ -1141,5 +1171,6 @@ int main(void)
 	test_streaming();
 	test_big();
 	test_roundtrip(seed, 200);
+	test_stats();
 	return done_testing();
 }
