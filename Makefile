@@ -30,16 +30,18 @@ DAEMON_SRCS := $(sort $(filter-out src/linux/platform.c,$(wildcard src/linux/*.c
 TEST_SRCS := $(sort $(wildcard tests/unit/test_*.c))
 TEST_HELPERS := $(sort $(filter-out $(TEST_SRCS),$(wildcard tests/unit/*.c)))
 BENCH_SRCS := $(sort $(wildcard bench/*.c))
+TOOL_SRCS := $(sort $(wildcard tests/tools/*.c))
 
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o)
 DAEMON_OBJS := $(DAEMON_SRCS:%.c=$(BUILD)/%.o)
 TEST_HELPER_OBJS := $(TEST_HELPERS:%.c=$(BUILD)/%.o)
 TEST_BINS := $(TEST_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 BENCH_BINS := $(BENCH_SRCS:bench/%.c=$(BUILD)/bench/%)
+TOOL_BINS := $(TOOL_SRCS:tests/tools/%.c=$(BUILD)/tools/%)
 LIB := $(BUILD)/libcwg.a
 
 .PHONY: all check unit-check freestanding install clean bench demo fuzz
-all: $(BUILD)/cwg $(TEST_BINS) $(BENCH_BINS)
+all: $(BUILD)/cwg $(TEST_BINS) $(BENCH_BINS) $(TOOL_BINS)
 
 $(BUILD)/%.o: %.c $(MAKEFILE_LIST)
 	@mkdir -p $(dir $@)
@@ -56,6 +58,11 @@ $(BUILD)/cwg: $(DAEMON_OBJS) $(LIB)
 $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(TEST_HELPER_OBJS) $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_LDFLAGS) -o $@ $< $(TEST_HELPER_OBJS) $(LIB) $(LDLIBS)
+
+# Traffic generators the network tests drive (tests/tools/).
+$(BUILD)/tools/%: $(BUILD)/tests/tools/%.o $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_LDFLAGS) -o $@ $< $(LIB) $(LDLIBS)
 
 $(BUILD)/bench/%: $(BUILD)/bench/%.o $(LIB)
 	@mkdir -p $(dir $@)
