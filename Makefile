@@ -23,10 +23,13 @@ ALL_CFLAGS += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recov
 ALL_LDFLAGS += -fsanitize=$(SANITIZE)
 endif
 
-# The library: the sans-IO core, the crypto layer, the UAPI, and the host
-# functions the core's platform header names (src/linux/platform.c).
-LIB_SRCS := $(sort $(wildcard src/core/*.c src/crypto/*.c src/uapi/*.c) $(wildcard src/linux/platform.c))
-DAEMON_SRCS := $(sort $(filter-out src/linux/platform.c,$(wildcard src/linux/*.c)))
+# The library: the sans-IO core, the crypto layer, the UAPI, the host
+# functions the core's platform header names (src/linux/platform.c) and the
+# pure offload helpers (segmenting, checksums, coalescing), which unit tests
+# use too.
+LIB_LINUX := $(wildcard src/linux/platform.c src/linux/offload.c)
+LIB_SRCS := $(sort $(wildcard src/core/*.c src/crypto/*.c src/uapi/*.c) $(LIB_LINUX))
+DAEMON_SRCS := $(sort $(filter-out $(LIB_LINUX),$(wildcard src/linux/*.c)))
 TEST_SRCS := $(sort $(wildcard tests/unit/test_*.c))
 TEST_HELPERS := $(sort $(filter-out $(TEST_SRCS),$(wildcard tests/unit/*.c)))
 BENCH_SRCS := $(sort $(wildcard bench/*.c))

@@ -44,6 +44,8 @@ struct cwg_daemon {
 	pthread_t rx_thread;
 	bool tx_started;
 	bool rx_started;
+	/* TUN packets the TX thread could not segment or buffer. */
+	uint64_t tx_offload_drops;	/* atomic */
 };
 
 uint64_t cwg_now_ns(void);

@@ -5,11 +5,13 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "linux/daemon.h"
 #include "linux/log.h"
+#include "linux/offload.h"
 #include "linux/platform.h"
 
 /* epoll tags in the data threads' sets: 0 and 1 are the UDP sockets. */
@@ -19,6 +21,13 @@
 /* Batches one thread takes from one source before looking at the others
  * (and at stop_fd) again. */
 #define BATCHES_PER_WAKEUP 8
+/* With TSO one TUN read can be 64 segments: a TX batch stops reading
+ * once it holds this many, which bounds the buffers it takes. */
+#define TX_MAX_SEGS 192
+/* One TUN read: the virtio header and the largest IP packet. */
+#define TUN_SCRATCH (CWG_VNET_HDR_LEN + 65536)
+/* TCP flows the RX side coalesces at once. */
+#define GRO_GROUPS 8
 
 uint64_t cwg_now_ns(void)
 {
@@ -116,14 +125,130 @@ static bool tx_batch(struct cwg_daemon *d, struct cwg_udp_io *io)
 	return more;
 }
 
+static void tx_drop(struct cwg_daemon *d, uint32_t n)
+{
+	__atomic_add_fetch(&d->tx_offload_drops, n, __ATOMIC_RELAXED);
+}
+
+/*
+ * One packet read with its virtio header, onto in: a GSO super-packet as
+ * its segments, anything else as itself with its checksum completed.
+ * The read lands in scratch, not in a pool buffer, so pool pages only
+ * ever hold MTU-sized packets and the resident set stays small.
+ */
+static void tx_take_vnet(struct cwg_daemon *d, const uint8_t *scratch,
+			 uint32_t r, struct cwg_pkt_list *in)
+{
+	struct cwg_pkt *bufs[CWG_OFFLOAD_MAX_SEGS];
+	uint8_t *outs[CWG_OFFLOAD_MAX_SEGS];
+	uint32_t lens[CWG_OFFLOAD_MAX_SEGS], len, n, got;
+	struct cwg_vnet_hdr vh;
+	const uint8_t *pkt = scratch + CWG_VNET_HDR_LEN;
+	int c;
+
+	if (r <= CWG_VNET_HDR_LEN) {
+		tx_drop(d, 1);
+		return;
+	}
+	len = r - CWG_VNET_HDR_LEN;
+	cwg_vnet_hdr_get(&vh, scratch);
+	if ((vh.gso_type & ~CWG_VNET_GSO_ECN) == CWG_VNET_GSO_NONE) {
+		if (!cwg_pkt_alloc_bulk(bufs, 1, tx_reserve())) {
+			tx_drop(d, 1);
+			return;
+		}
+		if (len > tun_read_room(bufs[0])) {
+			cwg_pkt_free(bufs[0]);
+			tx_drop(d, 1);
+			return;
+		}
+		memcpy(bufs[0]->data, pkt, len);
+		bufs[0]->len = len;
+		if (cwg_offload_finish_csum(&vh, bufs[0]->data, len)) {
+			cwg_pkt_free(bufs[0]);
+			tx_drop(d, 1);
+			return;
+		}
+		cwg_pkt_list_append(in, bufs[0]);
+		return;
+	}
+	c = cwg_offload_segment_count(&vh, pkt, len);
+	if (c <= 0) {
+		tx_drop(d, 1);
+		return;
+	}
+	n = (uint32_t)c;
+	got = cwg_pkt_alloc_bulk(bufs, n, tx_reserve());
+	if (got < n) {
+		/* All or nothing: a TCP super-packet with a hole costs the
+		 * sender a retransmission either way. */
+		for (uint32_t i = 0; i < got; i++)
+			cwg_pkt_free(bufs[i]);
+		tx_drop(d, n);
+		return;
+	}
+	for (uint32_t i = 0; i < n; i++)
+		outs[i] = bufs[i]->data;
+	c = cwg_offload_segment(&vh, pkt, len, outs, tun_read_room(bufs[0]),
+				lens, n);
+	if (c != (int)n) {
+		for (uint32_t i = 0; i < n; i++)
+			cwg_pkt_free(bufs[i]);
+		tx_drop(d, n);
+		return;
+	}
+	for (uint32_t i = 0; i < n; i++) {
+		bufs[i]->len = lens[i];
+		cwg_pkt_list_append(in, bufs[i]);
+	}
+}
+
+/* tx_batch for a TUN with virtio headers; false when drained. */
+static bool tx_batch_vnet(struct cwg_daemon *d, struct cwg_udp_io *io,
+			  uint8_t *scratch)
+{
+	struct cwg_pkt_list in;
+	struct cwg_out out;
+	bool more = true;
+
+	cwg_pkt_list_init(&in);
+	for (uint32_t reads = 0; reads < TUN_BATCH && in.count < TX_MAX_SEGS;
+	     reads++) {
+		ssize_t r = read(d->tun.fd, scratch, TUN_SCRATCH);
+
+		if (r < 0 && errno == EINTR) {
+			reads--;
+			continue;
+		}
+		if (r <= 0) {
+			if (r < 0 && tun_err_fatal(errno))
+				tun_gone(d, errno);
+			more = false;
+			break;
+		}
+		tx_take_vnet(d, scratch, (uint32_t)r, &in);
+	}
+	if (!in.count)
+		return more;
+	cwg_out_init(&out);
+	cwg_device_send(d->dev, &in, cwg_now_ns(), &out);
+	cwg_pkt_free_list(&in);
+	cwg_udp_send(&d->udp, io, d->dev, &out.net);
+	cwg_pkt_free_list(&out.tun);
+	return more;
+}
+
 static void *tx_main(void *arg)
 {
 	struct cwg_daemon *d = arg;
 	struct cwg_udp_io *io = malloc(sizeof(*io));
+	uint8_t *scratch = d->tun.vnet ? malloc(TUN_SCRATCH) : NULL;
 
-	if (!io) {
+	if (!io || (d->tun.vnet && !scratch)) {
 		cwg_log_error("TX thread: out of memory");
 		tun_gone(d, ENOMEM);
+		free(io);
+		free(scratch);
 		return NULL;
 	}
 	while (!stopping(d)) {
@@ -134,7 +259,8 @@ static void *tx_main(void *arg)
 			if (ev[i].data.u32 != TAG_TUN)
 				continue;
 			for (int b = 0; b < BATCHES_PER_WAKEUP; b++)
-				if (!tx_batch(d, io))
+				if (scratch ? !tx_batch_vnet(d, io, scratch) :
+					      !tx_batch(d, io))
 					break;
 			if ((ev[i].events & (EPOLLERR | EPOLLHUP)) &&
 			    !cwg_tun_alive(&d->tun)) {
@@ -147,6 +273,7 @@ static void *tx_main(void *arg)
 	}
 out:
 	free(io);
+	free(scratch);
 	return NULL;
 }
 
@@ -159,6 +286,11 @@ static bool is_handshake(const struct cwg_pkt *p)
 
 struct rx_state {
 	struct cwg_udp_io *io;
+	uint8_t *gro_scratch;	/* UDP GRO receive buffers, or NULL */
+	struct cwg_gro_group groups[GRO_GROUPS];
+	struct cwg_pkt_list members[GRO_GROUPS];
+	uint32_t ngroups;
+	bool coalesce;		/* cleared if the kernel refuses our GSO writes */
 	/* Handshakes seen since the socket was last found drained: while
 	 * every batch comes back full the kernel queue holds more, so this
 	 * running count is the backlog estimate the core's load check uses. */
@@ -183,6 +315,132 @@ static void tun_write_all(struct cwg_daemon *d, struct cwg_pkt_list *l)
 	cwg_pkt_free_list(l);
 }
 
+static bool tun_write_iov(struct cwg_daemon *d, const struct iovec *iov,
+			  int n)
+{
+	ssize_t r;
+
+	do
+		r = writev(d->tun.fd, iov, n);
+	while (r < 0 && errno == EINTR);
+	if (r < 0 && tun_err_fatal(errno)) {
+		tun_gone(d, errno);
+		return true;
+	}
+	/* EIO while the link is down, EAGAIN when the queue is full: the
+	 * packet is dropped, as a NIC would. EINVAL is our header. */
+	return r >= 0 || errno != EINVAL;
+}
+
+static void tun_write_single(struct cwg_daemon *d, struct cwg_pkt *p)
+{
+	static const uint8_t none[CWG_VNET_HDR_LEN];
+	struct iovec iov[2] = {
+		{ .iov_base = (void *)none, .iov_len = sizeof(none) },
+		{ .iov_base = p->data, .iov_len = p->len },
+	};
+
+	tun_write_iov(d, iov, 2);
+}
+
+/* Writes group k (as one super-packet when it has several) and moves
+ * its packets onto done. */
+static void gro_flush(struct cwg_daemon *d, struct rx_state *st, uint32_t k,
+		      struct cwg_pkt_list *done)
+{
+	struct cwg_gro_group *g = &st->groups[k];
+	struct cwg_pkt_list *l = &st->members[k];
+	struct iovec iov[CWG_OFFLOAD_MAX_SEGS + 1];
+	uint8_t hdr[CWG_VNET_HDR_LEN];
+	struct cwg_vnet_hdr vh;
+	int n = 0;
+	struct cwg_pkt *p;
+
+	if (g->count == 1) {
+		tun_write_single(d, l->head);
+	} else {
+		cwg_gro_finish(g, &vh);
+		cwg_vnet_hdr_put(hdr, &vh);
+		iov[n].iov_base = hdr;
+		iov[n++].iov_len = sizeof(hdr);
+		for (p = l->head; p; p = p->next) {
+			uint32_t skip = p == l->head ? 0 : g->hi.hdr_len;
+
+			iov[n].iov_base = p->data + skip;
+			iov[n++].iov_len = p->len - skip;
+		}
+		if (!tun_write_iov(d, iov, n)) {
+			/* The group is lost (its head is rewritten); later
+			 * packets go singly. */
+			st->coalesce = false;
+			cwg_log_error("TUN refused a coalesced packet; "
+				      "writing packets singly from now on");
+		}
+	}
+	while ((p = cwg_pkt_list_pop(l)))
+		cwg_pkt_list_append(done, p);
+}
+
+static void gro_flush_all(struct cwg_daemon *d, struct rx_state *st,
+			  struct cwg_pkt_list *done)
+{
+	for (uint32_t k = 0; k < st->ngroups; k++)
+		gro_flush(d, st, k, done);
+	st->ngroups = 0;
+}
+
+/*
+ * Decrypted packets to a TUN with virtio headers. In-order TCP segments
+ * of one flow are coalesced into one super-packet (the kernel takes it
+ * as GRO would have made it); everything else goes out singly. A flow's
+ * packets never overtake each other: a packet that cannot join its
+ * flow's group flushes that group first, and one that is no candidate
+ * at all flushes every group.
+ */
+static void tun_write_vnet(struct cwg_daemon *d, struct rx_state *st,
+			   struct cwg_pkt_list *l)
+{
+	struct cwg_pkt_list done;
+	struct cwg_gro_info gi;
+	struct cwg_pkt *p;
+
+	cwg_pkt_list_init(&done);
+	st->ngroups = 0;
+	while ((p = cwg_pkt_list_pop(l))) {
+		uint32_t k;
+		enum cwg_gro_verdict v = CWG_GRO_OTHER_FLOW;
+
+		if (!st->coalesce || !cwg_gro_parse(p->data, p->len, &gi)) {
+			gro_flush_all(d, st, &done);
+			tun_write_single(d, p);
+			cwg_pkt_list_append(&done, p);
+			continue;
+		}
+		for (k = 0; k < st->ngroups; k++) {
+			v = cwg_gro_check(&st->groups[k], p->data, &gi);
+			if (v != CWG_GRO_OTHER_FLOW)
+				break;
+		}
+		if (v == CWG_GRO_APPEND) {
+			cwg_gro_append(&st->groups[k], &gi);
+			cwg_pkt_list_append(&st->members[k], p);
+			continue;
+		}
+		if (v == CWG_GRO_OTHER_FLOW) {
+			/* A new flow: take a free slot, or the oldest's. */
+			k = st->ngroups < GRO_GROUPS ? st->ngroups++ : 0;
+			if (st->members[k].count)
+				gro_flush(d, st, k, &done);
+		} else {
+			gro_flush(d, st, k, &done);
+		}
+		cwg_gro_start(&st->groups[k], p->data, &gi);
+		cwg_pkt_list_append(&st->members[k], p);
+	}
+	gro_flush_all(d, st, &done);
+	cwg_pkt_free_list(&done);
+}
+
 /* One batch from socket `which`; false when drained. */
 static bool rx_batch(struct cwg_daemon *d, struct rx_state *st, int which)
 {
@@ -190,33 +448,51 @@ static bool rx_batch(struct cwg_daemon *d, struct rx_state *st, int which)
 	struct cwg_out out;
 	uint32_t got, hs = 0;
 	uint64_t now;
+	bool full = false;
 
 	cwg_pkt_list_init(&in);
 	/* A few buffers stay for the core's own handshake messages. */
-	got = cwg_udp_recv(&d->udp, st->io, which, &in, 32);
+	got = cwg_udp_recv(&d->udp, st->io, which, &in, 32, st->gro_scratch,
+			   &full);
 	if (!got)
-		return false;
+		return full;
 	for (struct cwg_pkt *p = in.head; p; p = p->next)
 		hs += is_handshake(p);
-	st->hs_backlog = got == CWG_UDP_BATCH ? st->hs_backlog + hs : hs;
+	st->hs_backlog = full ? st->hs_backlog + hs : hs;
 	now = cwg_now_ns();
 	cwg_device_set_handshake_backlog(d->dev, st->hs_backlog, now);
 	cwg_out_init(&out);
 	cwg_device_receive(d->dev, &in, now, &out);
 	cwg_pkt_free_list(&in);
-	tun_write_all(d, &out.tun);
+	if (d->tun.vnet)
+		tun_write_vnet(d, st, &out.tun);
+	else
+		tun_write_all(d, &out.tun);
 	cwg_udp_send(&d->udp, st->io, d->dev, &out.net);
-	return got == CWG_UDP_BATCH;
+	return full;
 }
 
 static void *rx_main(void *arg)
 {
 	struct cwg_daemon *d = arg;
-	struct rx_state st = { .io = malloc(sizeof(*st.io)) };
+	struct rx_state *st = calloc(1, sizeof(*st));
 
-	if (!st.io) {
+	if (st) {
+		st->io = malloc(sizeof(*st->io));
+		st->coalesce = true;
+		for (int k = 0; k < GRO_GROUPS; k++)
+			cwg_pkt_list_init(&st->members[k]);
+		/* Pages are only touched as GRO fills them. */
+		if (!(d->udp.disabled & CWG_OFFLOAD_UDP_GRO))
+			st->gro_scratch = malloc((size_t)CWG_UDP_GRO_MSGS *
+						 CWG_UDP_GRO_BUF);
+	}
+	if (!st || !st->io) {
 		cwg_log_error("RX thread: out of memory");
 		tun_gone(d, ENOMEM);
+		if (st)
+			free(st->io);
+		free(st);
 		return NULL;
 	}
 	while (!stopping(d)) {
@@ -229,13 +505,15 @@ static void *rx_main(void *arg)
 			if (which > 1)
 				continue;
 			for (int b = 0; b < BATCHES_PER_WAKEUP; b++)
-				if (!rx_batch(d, &st, (int)which))
+				if (!rx_batch(d, st, (int)which))
 					break;
 		}
 		if (__atomic_load_n(&d->tun_dead, __ATOMIC_ACQUIRE))
 			break;
 	}
-	free(st.io);
+	free(st->io);
+	free(st->gro_scratch);
+	free(st);
 	return NULL;
 }
 
@@ -251,6 +529,16 @@ int cwg_datapath_start(struct cwg_daemon *d)
 	sigset_t all, old;
 	int r;
 
+	{
+		char tun[96];
+
+		cwg_tun_describe(&d->tun, tun, sizeof(tun));
+		cwg_log_verbose("Offloads: %s udp_gso=%s udp_gro=%s", tun,
+				__atomic_load_n(&d->udp.gso, __ATOMIC_ACQUIRE) ?
+					"on" : "off",
+				__atomic_load_n(&d->udp.gro, __ATOMIC_ACQUIRE) ?
+					"on" : "off");
+	}
 	r = add_fd(d->tx_epfd, d->tun.fd, TAG_TUN);
 	if (!r)
 		r = add_fd(d->tx_epfd, d->stop_fd, TAG_STOP);

@@ -4,12 +4,14 @@
 #include <linux/if_tun.h>
 #include <sched.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "linux/offload.h"
 #include "linux/tun.h"
 
 #ifndef TUNGETDEVNETNS
@@ -32,6 +34,56 @@ static int tun_getiff(int fd, struct ifreq *ifr)
 	return ioctl(fd, TUNGETIFF, ifr) < 0 ? -errno : 0;
 }
 
+static uint32_t tun_disabled(void)
+{
+	return cwg_offload_parse_disable(getenv("CWG_DISABLE_OFFLOADS"), NULL);
+}
+
+/*
+ * Asks for the offloads not disabled, most first: USO is new (6.2) and
+ * an unknown bit fails the whole request, so each refusal drops the
+ * newest kind and tries again. Without any, the header stays (we still
+ * write coalesced packets) and the kernel hands over plain packets.
+ */
+static void tun_set_offloads(struct cwg_tun *t, uint32_t disabled)
+{
+	unsigned tries[3], n = 0;
+	int one = CWG_VNET_HDR_LEN;
+
+	t->offloads = 0;
+	if (ioctl(t->fd, TUNSETVNETHDRSZ, &one) < 0) {
+		/* The default is this size; only an odd kernel says no. */
+	}
+	if (!(disabled & CWG_OFFLOAD_TSO)) {
+		unsigned tso = TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6 |
+			       TUN_F_TSO_ECN;
+
+		if (!(disabled & CWG_OFFLOAD_USO))
+			tries[n++] = tso | CWG_TUN_F_USO4 | CWG_TUN_F_USO6;
+		tries[n++] = tso;
+	} else if (!(disabled & CWG_OFFLOAD_USO)) {
+		tries[n++] = TUN_F_CSUM | CWG_TUN_F_USO4 | CWG_TUN_F_USO6;
+	}
+	tries[n++] = TUN_F_CSUM;
+	for (unsigned i = 0; i < n; i++)
+		if (ioctl(t->fd, TUNSETOFFLOAD, tries[i]) == 0) {
+			t->offloads = tries[i];
+			return;
+		}
+	if (ioctl(t->fd, TUNSETOFFLOAD, 0) < 0) {
+		/* Nothing offloaded is the state a TUN starts in. */
+	}
+}
+
+void cwg_tun_describe(const struct cwg_tun *t, char *buf, size_t len)
+{
+	snprintf(buf, len, "tun_vnet=%s tso=%s uso=%s csum=%s",
+		 t->vnet ? "on" : "off",
+		 t->offloads & TUN_F_TSO4 ? "on" : "off",
+		 t->offloads & CWG_TUN_F_USO4 ? "on" : "off",
+		 t->offloads & TUN_F_CSUM ? "on" : "off");
+}
+
 static int tun_finish(struct cwg_tun *t, char *err, size_t errlen)
 {
 	struct ifreq ifr;
@@ -43,12 +95,15 @@ static int tun_finish(struct cwg_tun *t, char *err, size_t errlen)
 		return r;
 	}
 	if ((ifr.ifr_flags & (IFF_TUN | IFF_TAP)) != IFF_TUN ||
-	    !(ifr.ifr_flags & IFF_NO_PI) || (ifr.ifr_flags & IFF_VNET_HDR)) {
+	    !(ifr.ifr_flags & IFF_NO_PI)) {
 		snprintf(err, errlen,
-			 "TUN device needs IFF_TUN|IFF_NO_PI without "
-			 "IFF_VNET_HDR (flags 0x%x)", (unsigned)ifr.ifr_flags);
+			 "TUN device needs IFF_TUN|IFF_NO_PI (flags 0x%x)",
+			 (unsigned)ifr.ifr_flags);
 		return -EINVAL;
 	}
+	t->vnet = ifr.ifr_flags & IFF_VNET_HDR;
+	if (t->vnet)
+		tun_set_offloads(t, tun_disabled());
 	memcpy(t->name, ifr.ifr_name, IFNAMSIZ);
 	t->name[IFNAMSIZ - 1] = '\0';
 	fl = fcntl(t->fd, F_GETFL);
@@ -94,9 +149,16 @@ int cwg_tun_create(struct cwg_tun *t, const char *name, uint32_t mtu,
 	}
 	memset(&ifr, 0, sizeof(ifr));
 	ifr.ifr_flags = IFF_TUN | IFF_NO_PI;
+	if (!(tun_disabled() & CWG_OFFLOAD_TUN_VNET))
+		ifr.ifr_flags |= IFF_VNET_HDR;
 	snprintf(ifr.ifr_name, IFNAMSIZ, "%s", name);
-	if (ioctl(t->fd, TUNSETIFF, &ifr) < 0) {
-		r = -errno;
+	r = ioctl(t->fd, TUNSETIFF, &ifr) < 0 ? -errno : 0;
+	if (r == -EINVAL && (ifr.ifr_flags & IFF_VNET_HDR)) {
+		/* A kernel without virtio headers on TUN: plain packets. */
+		ifr.ifr_flags &= (short)~IFF_VNET_HDR;
+		r = ioctl(t->fd, TUNSETIFF, &ifr) < 0 ? -errno : 0;
+	}
+	if (r) {
 		if (r == -EPERM)
 			snprintf(err, errlen, "creating TUN device %s: "
 				 "operation not permitted", name);

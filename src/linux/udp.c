@@ -1,15 +1,34 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <unistd.h>
 
+#include <netinet/udp.h>
+
 #include "linux/log.h"
+#include "linux/offload.h"
 #include "linux/platform.h"
 #include "linux/udp.h"
 
+#ifndef UDP_SEGMENT
+#define UDP_SEGMENT 103
+#endif
+#ifndef UDP_GRO
+#define UDP_GRO 104
+#endif
+#ifndef SOL_UDP
+#define SOL_UDP 17
+#endif
+
 #define UDP_BUF_BYTES (4 << 20)
 #define UDP_BIND_TRIES 16
+/* Bytes one GSO send may carry: an IP datagram's limit, with room. */
+#define UDP_GSO_MAX_BYTES 65000
+/* GSO sends the kernel may refuse as invalid (a path MTU below the
+ * tunnel's, say) before we stop trying; each is resent unsegmented. */
+#define UDP_GSO_MAX_REFUSALS 64
 
 static bool addr_is_zero(const uint8_t *a, size_t n)
 {
@@ -80,6 +99,25 @@ void cwg_udp_init(struct cwg_udp *u, int epfd)
 	pthread_rwlock_init(&u->lock, NULL);
 	u->fd[0] = u->fd[1] = -1;
 	u->epfd = epfd;
+	u->disabled = cwg_offload_parse_disable(getenv("CWG_DISABLE_OFFLOADS"),
+						NULL);
+	u->gso = !(u->disabled & CWG_OFFLOAD_UDP_GSO);
+}
+
+/* What a fresh socket took: bit 0 UDP_SEGMENT, bit 1 UDP_GRO. */
+static unsigned udp_offloads(int s, uint32_t disabled)
+{
+	int zero = 0, one = 1;
+	unsigned got = 0;
+
+	/* gso_size 0 is the default; setting it only proves the option. */
+	if (!(disabled & CWG_OFFLOAD_UDP_GSO) &&
+	    !setsockopt(s, SOL_UDP, UDP_SEGMENT, &zero, sizeof(zero)))
+		got |= 1;
+	if (!(disabled & CWG_OFFLOAD_UDP_GRO) &&
+	    !setsockopt(s, SOL_UDP, UDP_GRO, &one, sizeof(one)))
+		got |= 2;
+	return got;
 }
 
 static int udp_open(int family, uint16_t port, uint32_t fwmark, int *out,
@@ -168,6 +206,7 @@ int cwg_udp_bind(struct cwg_udp *u, uint16_t port)
 	int nfd[2], old[2], r;
 	uint16_t bound = 0;
 	uint32_t mark;
+	unsigned offl = 3;
 
 	pthread_rwlock_rdlock(&u->lock);
 	mark = u->fwmark;
@@ -178,7 +217,15 @@ int cwg_udp_bind(struct cwg_udp *u, uint16_t port)
 	r = udp_open_pair(port, mark, nfd, &bound);
 	if (r)
 		return r;
+	for (int i = 0; i < 2; i++)
+		if (nfd[i] >= 0)
+			offl &= udp_offloads(nfd[i], u->disabled);
 	pthread_rwlock_wrlock(&u->lock);
+	/* A receiver without UDP_GRO on every socket splits nothing;
+	 * GSO, once refused, stays off. */
+	__atomic_store_n(&u->gro, (offl & 2) != 0, __ATOMIC_RELEASE);
+	if (!(offl & 1))
+		__atomic_store_n(&u->gso, false, __ATOMIC_RELEASE);
 	for (int i = 0; i < 2; i++) {
 		struct epoll_event ev = { .events = EPOLLIN, .data.u32 = i };
 
@@ -249,11 +296,20 @@ void cwg_udp_close(struct cwg_udp *u)
 	pthread_rwlock_destroy(&u->lock);
 }
 
-/* The local address a datagram was sent to, for replies from it. */
-static void udp_parse_pktinfo(struct msghdr *mh, struct cwg_endpoint *ep)
+/* The local address a datagram was sent to, for replies from it; the
+ * segment size of a GRO-coalesced one (0: a single datagram). */
+static uint32_t udp_parse_pktinfo(struct msghdr *mh, struct cwg_endpoint *ep)
 {
+	uint32_t gro = 0;
+
 	for (struct cmsghdr *c = CMSG_FIRSTHDR(mh); c; c = CMSG_NXTHDR(mh, c)) {
-		if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO &&
+		if (c->cmsg_level == SOL_UDP && c->cmsg_type == UDP_GRO &&
+		    c->cmsg_len >= CMSG_LEN(sizeof(int))) {
+			int v;
+
+			memcpy(&v, CMSG_DATA(c), sizeof(v));
+			gro = v > 0 ? (uint32_t)v : 0;
+		} else if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO &&
 		    c->cmsg_len >= CMSG_LEN(sizeof(struct in_pktinfo))) {
 			struct in_pktinfo pi;
 
@@ -270,41 +326,115 @@ static void udp_parse_pktinfo(struct msghdr *mh, struct cwg_endpoint *ep)
 			ep->src_ifindex = pi.ipi6_ifindex;
 		}
 	}
+	return gro;
 }
 
-uint32_t cwg_udp_recv(struct cwg_udp *u, struct cwg_udp_io *io, int which,
-		      struct cwg_pkt_list *in, uint32_t reserve)
+static void udp_recv_prepare(struct cwg_udp_io *io, uint32_t i, void *base,
+			     size_t len)
 {
-	uint32_t n, got = 0;
+	struct msghdr *mh = &io->msgs[i].msg_hdr;
+
+	io->iov[i].iov_base = base;
+	io->iov[i].iov_len = len;
+	memset(mh, 0, sizeof(*mh));
+	mh->msg_name = &io->addr[i];
+	mh->msg_namelen = sizeof(io->addr[i]);
+	mh->msg_iov = &io->iov[i];
+	mh->msg_iovlen = 1;
+	mh->msg_control = io->ctl[i].buf;
+	mh->msg_controllen = sizeof(io->ctl[i].buf);
+}
+
+static int udp_recvmmsg(struct cwg_udp *u, struct cwg_udp_io *io, int which,
+			uint32_t n)
+{
 	int fd, r;
 
-	n = cwg_pkt_alloc_bulk(io->pkts, CWG_UDP_BATCH, reserve);
-	for (uint32_t i = 0; i < (n ? n : CWG_UDP_BATCH); i++) {
-		struct msghdr *mh = &io->msgs[i].msg_hdr;
-
-		if (n) {
-			io->iov[i].iov_base = io->pkts[i]->data;
-			io->iov[i].iov_len = (size_t)(io->pkts[i]->buf +
-				io->pkts[i]->cap - io->pkts[i]->data);
-		} else {
-			io->iov[i].iov_base = io->discard;
-			io->iov[i].iov_len = sizeof(io->discard);
-		}
-		memset(mh, 0, sizeof(*mh));
-		mh->msg_name = &io->addr[i];
-		mh->msg_namelen = sizeof(io->addr[i]);
-		mh->msg_iov = &io->iov[i];
-		mh->msg_iovlen = 1;
-		mh->msg_control = io->ctl[i].buf;
-		mh->msg_controllen = sizeof(io->ctl[i].buf);
-	}
 	pthread_rwlock_rdlock(&u->lock);
 	fd = u->fd[which];
 	do
-		r = fd < 0 ? 0 : recvmmsg(fd, io->msgs, n ? n : CWG_UDP_BATCH,
-					  MSG_DONTWAIT, NULL);
+		r = fd < 0 ? 0 : recvmmsg(fd, io->msgs, n, MSG_DONTWAIT, NULL);
 	while (r < 0 && errno == EINTR);
 	pthread_rwlock_unlock(&u->lock);
+	return r;
+}
+
+/*
+ * GRO: each message may hold several datagrams of one sender, all of the
+ * cmsg's size but a shorter last. Each is copied into its own buffer,
+ * as the core wants one datagram per packet; the copy is small beside
+ * the decryption that follows.
+ */
+static uint32_t udp_recv_gro(struct cwg_udp *u, struct cwg_udp_io *io,
+			     int which, struct cwg_pkt_list *in,
+			     uint32_t reserve, uint8_t *scratch, bool *full)
+{
+	uint32_t got = 0;
+	int r;
+
+	for (uint32_t i = 0; i < CWG_UDP_GRO_MSGS; i++)
+		udp_recv_prepare(io, i, scratch + (size_t)i * CWG_UDP_GRO_BUF,
+				 CWG_UDP_GRO_BUF);
+	r = udp_recvmmsg(u, io, which, CWG_UDP_GRO_MSGS);
+	*full = r == CWG_UDP_GRO_MSGS;
+	for (int i = 0; i < r; i++) {
+		struct msghdr *mh = &io->msgs[i].msg_hdr;
+		const uint8_t *src = io->iov[i].iov_base;
+		uint32_t len = io->msgs[i].msg_len, seg, n, have;
+		struct cwg_endpoint ep;
+
+		if ((mh->msg_flags & MSG_TRUNC) || !len ||
+		    cwg_endpoint_from_sockaddr(&ep, &io->addr[i].sa,
+					       mh->msg_namelen))
+			continue;
+		seg = udp_parse_pktinfo(mh, &ep);
+		if (!seg || seg > len)
+			seg = len;
+		n = (len + seg - 1) / seg;
+		if (n > CWG_UDP_SEND_BATCH)
+			n = CWG_UDP_SEND_BATCH;
+		have = cwg_pkt_alloc_bulk(io->pkts, n, reserve);
+		if (have < n)
+			__atomic_add_fetch(&u->recv_no_buffer, n - have,
+					   __ATOMIC_RELAXED);
+		for (uint32_t k = 0; k < have; k++) {
+			struct cwg_pkt *p = io->pkts[k];
+			uint32_t off = k * seg, l = len - off < seg ?
+						     len - off : seg;
+
+			memcpy(p->data, src + off, l);
+			p->len = l;
+			p->ep = ep;
+			cwg_pkt_list_append(in, p);
+		}
+		got += have;
+	}
+	return got;
+}
+
+uint32_t cwg_udp_recv(struct cwg_udp *u, struct cwg_udp_io *io, int which,
+		      struct cwg_pkt_list *in, uint32_t reserve,
+		      uint8_t *gro_scratch, bool *full)
+{
+	uint32_t n, got = 0;
+	int r;
+
+	if (gro_scratch && __atomic_load_n(&u->gro, __ATOMIC_ACQUIRE))
+		return udp_recv_gro(u, io, which, in, reserve, gro_scratch,
+				    full);
+	n = cwg_pkt_alloc_bulk(io->pkts, CWG_UDP_BATCH, reserve);
+	for (uint32_t i = 0; i < (n ? n : CWG_UDP_BATCH); i++) {
+		if (n)
+			udp_recv_prepare(io, i, io->pkts[i]->data,
+					 (size_t)(io->pkts[i]->buf +
+						  io->pkts[i]->cap -
+						  io->pkts[i]->data));
+		else
+			udp_recv_prepare(io, i, io->discard,
+					 sizeof(io->discard));
+	}
+	r = udp_recvmmsg(u, io, which, n ? n : CWG_UDP_BATCH);
+	*full = r == CWG_UDP_BATCH;
 	if (!n) {
 		if (r > 0)
 			__atomic_add_fetch(&u->recv_no_buffer, (uint64_t)r,
@@ -315,6 +445,7 @@ uint32_t cwg_udp_recv(struct cwg_udp *u, struct cwg_udp_io *io, int which,
 		struct cwg_pkt *p = io->pkts[i];
 		struct msghdr *mh = &io->msgs[i].msg_hdr;
 
+		/* Without GRO asked for, a coalesced datagram cannot come. */
 		if ((mh->msg_flags & MSG_TRUNC) ||
 		    cwg_endpoint_from_sockaddr(&p->ep, &io->addr[i].sa,
 					       mh->msg_namelen)) {
@@ -331,49 +462,170 @@ uint32_t cwg_udp_recv(struct cwg_udp *u, struct cwg_udp_io *io, int which,
 	return got;
 }
 
-static void udp_fill(struct cwg_udp_io *io, uint32_t i, struct cwg_pkt *p)
+/*
+ * One message: n packets' iovecs at iov (already filled), to ep, from
+ * its sticky source if any, in GSO segments of seg bytes when seg != 0.
+ */
+static void udp_fill_msg(struct msghdr *mh, union cwg_sockaddr *addr,
+			 char *ctl, size_t ctl_len, struct iovec *iov,
+			 uint32_t n, const struct cwg_endpoint *ep,
+			 uint16_t seg)
 {
-	struct msghdr *mh = &io->msgs[i].msg_hdr;
 	socklen_t alen = 0;
 	struct cmsghdr *c;
+	size_t used = 0;
 
 	memset(mh, 0, sizeof(*mh));
-	cwg_endpoint_to_sockaddr(&p->ep, &io->addr[i], &alen);
-	io->iov[i].iov_base = p->data;
-	io->iov[i].iov_len = p->len;
-	mh->msg_name = &io->addr[i];
+	cwg_endpoint_to_sockaddr(ep, addr, &alen);
+	mh->msg_name = addr;
 	mh->msg_namelen = alen;
-	mh->msg_iov = &io->iov[i];
-	mh->msg_iovlen = 1;
-	if (addr_is_zero(p->ep.src_addr, p->ep.family == 4 ? 4 : 16))
+	mh->msg_iov = iov;
+	mh->msg_iovlen = n;
+	if (addr_is_zero(ep->src_addr, ep->family == 4 ? 4 : 16) && !seg)
 		return;
-	memset(io->ctl[i].buf, 0, sizeof(io->ctl[i].buf));
-	mh->msg_control = io->ctl[i].buf;
-	c = (struct cmsghdr *)(void *)io->ctl[i].buf;
-	if (p->ep.family == 4) {
-		struct in_pktinfo pi;
+	memset(ctl, 0, ctl_len);
+	mh->msg_control = ctl;
+	mh->msg_controllen = ctl_len;
+	c = CMSG_FIRSTHDR(mh);
+	if (!addr_is_zero(ep->src_addr, ep->family == 4 ? 4 : 16)) {
+		if (ep->family == 4) {
+			struct in_pktinfo pi;
 
-		/* Source address only: routing still picks the way out. */
-		memset(&pi, 0, sizeof(pi));
-		memcpy(&pi.ipi_spec_dst, p->ep.src_addr, 4);
-		mh->msg_controllen = CMSG_SPACE(sizeof(pi));
-		c->cmsg_level = IPPROTO_IP;
-		c->cmsg_type = IP_PKTINFO;
-		c->cmsg_len = CMSG_LEN(sizeof(pi));
-		memcpy(CMSG_DATA(c), &pi, sizeof(pi));
-	} else {
-		struct in6_pktinfo pi;
+			/* Source address only: routing still picks the way
+			 * out. */
+			memset(&pi, 0, sizeof(pi));
+			memcpy(&pi.ipi_spec_dst, ep->src_addr, 4);
+			c->cmsg_level = IPPROTO_IP;
+			c->cmsg_type = IP_PKTINFO;
+			c->cmsg_len = CMSG_LEN(sizeof(pi));
+			memcpy(CMSG_DATA(c), &pi, sizeof(pi));
+			used += CMSG_SPACE(sizeof(pi));
+		} else {
+			struct in6_pktinfo pi;
 
-		memset(&pi, 0, sizeof(pi));
-		memcpy(&pi.ipi6_addr, p->ep.src_addr, 16);
-		/* A link-local source means nothing without its link. */
-		if (v6_is_linklocal(p->ep.src_addr))
-			pi.ipi6_ifindex = p->ep.src_ifindex;
-		mh->msg_controllen = CMSG_SPACE(sizeof(pi));
-		c->cmsg_level = IPPROTO_IPV6;
-		c->cmsg_type = IPV6_PKTINFO;
-		c->cmsg_len = CMSG_LEN(sizeof(pi));
-		memcpy(CMSG_DATA(c), &pi, sizeof(pi));
+			memset(&pi, 0, sizeof(pi));
+			memcpy(&pi.ipi6_addr, ep->src_addr, 16);
+			/* A link-local source means nothing without its
+			 * link. */
+			if (v6_is_linklocal(ep->src_addr))
+				pi.ipi6_ifindex = ep->src_ifindex;
+			c->cmsg_level = IPPROTO_IPV6;
+			c->cmsg_type = IPV6_PKTINFO;
+			c->cmsg_len = CMSG_LEN(sizeof(pi));
+			memcpy(CMSG_DATA(c), &pi, sizeof(pi));
+			used += CMSG_SPACE(sizeof(pi));
+		}
+		c = CMSG_NXTHDR(mh, c);
+	}
+	if (seg && c) {
+		c->cmsg_level = SOL_UDP;
+		c->cmsg_type = UDP_SEGMENT;
+		c->cmsg_len = CMSG_LEN(sizeof(uint16_t));
+		memcpy(CMSG_DATA(c), &seg, sizeof(seg));
+		used += CMSG_SPACE(sizeof(uint16_t));
+	}
+	mh->msg_controllen = used;
+}
+
+static bool ep_same(const struct cwg_endpoint *a, const struct cwg_endpoint *b)
+{
+	return a->family == b->family && a->port == b->port &&
+	       !memcmp(a->addr, b->addr, sizeof(a->addr)) &&
+	       !memcmp(a->src_addr, b->src_addr, sizeof(a->src_addr)) &&
+	       a->src_ifindex == b->src_ifindex;
+}
+
+/*
+ * Messages for io->pkts[from, to): with gso, each run to one endpoint of
+ * equal lengths (a shorter one ends it) becomes one message. Message m
+ * goes in msgs[m]; returns how many.
+ */
+static uint32_t udp_build(struct cwg_udp_io *io, uint32_t from, uint32_t to,
+			  bool gso)
+{
+	uint32_t m = 0, i = from;
+
+	while (i < to) {
+		struct cwg_pkt *p = io->pkts[i];
+		uint32_t n = 1, seg = p->len, total = p->len;
+
+		io->iov[i].iov_base = p->data;
+		io->iov[i].iov_len = p->len;
+		while (gso && seg && i + n < to && n < CWG_OFFLOAD_MAX_SEGS) {
+			struct cwg_pkt *q = io->pkts[i + n];
+
+			if (!q->len || q->len > seg ||
+			    total + q->len > UDP_GSO_MAX_BYTES ||
+			    !ep_same(&p->ep, &q->ep))
+				break;
+			io->iov[i + n].iov_base = q->data;
+			io->iov[i + n].iov_len = q->len;
+			total += q->len;
+			n++;
+			if (q->len < seg)
+				break;
+		}
+		io->first[m] = (uint16_t)i;
+		io->count[m] = (uint16_t)n;
+		udp_fill_msg(&io->msgs[m].msg_hdr, &io->addr[m],
+			     io->ctl[m].buf, sizeof(io->ctl[m].buf),
+			     &io->iov[i], n, &p->ep,
+			     n > 1 ? (uint16_t)seg : 0);
+		m++;
+		i += n;
+	}
+	return m;
+}
+
+static bool udp_gso_errno(int err)
+{
+	return err == EIO || err == EINVAL || err == EMSGSIZE ||
+	       err == ENOPROTOOPT || err == EOPNOTSUPP;
+}
+
+static void udp_gso_refused(struct cwg_udp *u, int err)
+{
+	bool hard = err == EIO || err == ENOPROTOOPT || err == EOPNOTSUPP;
+
+	if (hard || __atomic_add_fetch(&u->gso_refusals, 1, __ATOMIC_RELAXED) >=
+			    UDP_GSO_MAX_REFUSALS) {
+		if (__atomic_exchange_n(&u->gso, false, __ATOMIC_ACQ_REL))
+			cwg_log_verbose("UDP GSO refused (%s): sending "
+					"datagrams one by one", strerror(err));
+	}
+}
+
+/* One packet alone, for a GSO message the kernel refused. */
+static void udp_send_single(struct cwg_udp *u, struct cwg_udp_io *io, int fd,
+			    uint32_t k, uint32_t *nstale)
+{
+	struct cwg_pkt *p = io->pkts[k];
+	union cwg_sockaddr addr;
+	union {
+		struct cmsghdr align;
+		char buf[CMSG_SPACE(sizeof(struct in6_pktinfo)) +
+			 CMSG_SPACE(sizeof(int))];
+	} ctl;
+	struct iovec iov = { .iov_base = p->data, .iov_len = p->len };
+	struct msghdr mh;
+	ssize_t r;
+
+	udp_fill_msg(&mh, &addr, ctl.buf, sizeof(ctl.buf), &iov, 1, &p->ep, 0);
+	for (;;) {
+		r = sendmsg(fd, &mh, 0);
+		if (r >= 0)
+			return;
+		if (errno == EINTR)
+			continue;
+		if (errno == EINVAL && mh.msg_control) {
+			mh.msg_control = NULL;
+			mh.msg_controllen = 0;
+			if (p->peer)
+				io->stale_src[(*nstale)++] = p->peer;
+			continue;
+		}
+		__atomic_add_fetch(&u->send_errors, 1, __ATOMIC_RELAXED);
+		return;
 	}
 }
 
@@ -382,28 +634,48 @@ static void udp_fill(struct cwg_udp_io *io, uint32_t i, struct cwg_pkt *p)
 static void udp_send_range(struct cwg_udp *u, struct cwg_udp_io *io, int fd,
 			   uint32_t from, uint32_t to, uint32_t *nstale)
 {
-	uint32_t i = from;
+	bool gso = __atomic_load_n(&u->gso, __ATOMIC_ACQUIRE);
+	uint32_t nm, m = 0;
 
-	while (i < to) {
-		int r = sendmmsg(fd, &io->msgs[i], to - i, 0);
+	if (from >= to)
+		return;
+	nm = udp_build(io, from, to, gso);
+	while (m < nm) {
+		struct msghdr *mh = &io->msgs[m].msg_hdr;
+		uint32_t first = io->first[m], cnt = io->count[m];
+		struct cwg_pkt *p = io->pkts[first];
+		int r = sendmmsg(fd, &io->msgs[m], nm - m, 0), err = errno;
 
 		if (r > 0) {
-			i += (uint32_t)r;
+			m += (uint32_t)r;
 			continue;
 		}
-		if (r < 0 && errno == EINTR)
+		if (r < 0 && err == EINTR)
 			continue;
-		if (r < 0 && errno == EINVAL && io->msgs[i].msg_hdr.msg_control) {
+		if (r < 0 && err == EINVAL && mh->msg_control &&
+		    !addr_is_zero(p->ep.src_addr, 16)) {
 			/* The source address left this host: forget it and
 			 * let routing choose, once. */
-			io->msgs[i].msg_hdr.msg_control = NULL;
-			io->msgs[i].msg_hdr.msg_controllen = 0;
-			if (io->pkts[i]->peer)
-				io->stale_src[(*nstale)++] = io->pkts[i]->peer;
+			for (uint32_t k = first; k < first + cnt; k++)
+				memset(io->pkts[k]->ep.src_addr, 0,
+				       sizeof(p->ep.src_addr));
+			if (p->peer)
+				io->stale_src[(*nstale)++] = p->peer;
+			udp_fill_msg(mh, &io->addr[m], io->ctl[m].buf,
+				     sizeof(io->ctl[m].buf), &io->iov[first],
+				     cnt, &p->ep,
+				     cnt > 1 ? (uint16_t)p->len : 0);
 			continue;
 		}
-		__atomic_add_fetch(&u->send_errors, 1, __ATOMIC_RELAXED);
-		i++;
+		if (r < 0 && cnt > 1 && udp_gso_errno(err)) {
+			udp_gso_refused(u, err);
+			for (uint32_t k = first; k < first + cnt; k++)
+				udp_send_single(u, io, fd, k, nstale);
+			m++;
+			continue;
+		}
+		__atomic_add_fetch(&u->send_errors, cnt, __ATOMIC_RELAXED);
+		m++;
 	}
 }
 
@@ -436,7 +708,7 @@ void cwg_udp_send(struct cwg_udp *u, struct cwg_udp_io *io,
 		/* One batch, IPv4 first, each family in its original order
 		 * (a peer's packets should not overtake each other). */
 		cwg_pkt_list_init(&done);
-		while (n < CWG_UDP_BATCH && (p = cwg_pkt_list_pop(l))) {
+		while (n < CWG_UDP_SEND_BATCH && (p = cwg_pkt_list_pop(l))) {
 			if (p->ep.family == 4) {
 				io->pkts[n++] = p;
 				nv4++;
@@ -450,8 +722,6 @@ void cwg_udp_send(struct cwg_udp *u, struct cwg_udp_io *io,
 		}
 		for (uint32_t i = nv4; i < n; i++)
 			io->pkts[i] = io->pkts6[i - nv4];
-		for (uint32_t i = 0; i < n; i++)
-			udp_fill(io, i, io->pkts[i]);
 		pthread_rwlock_rdlock(&u->lock);
 		if (u->fd[0] >= 0)
 			udp_send_range(u, io, u->fd[0], 0, nv4, &nstale);

@@ -16,12 +16,18 @@
 
 #include <netinet/in.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/socket.h>
 
 #include "core/device.h"
 
 #define CWG_UDP_BATCH 64
+/* Datagrams one cwg_udp_send round hands to one sendmmsg. */
+#define CWG_UDP_SEND_BATCH 256
+/* With UDP GRO: messages per recvmmsg, each up to 64 KB of datagrams. */
+#define CWG_UDP_GRO_MSGS 8
+#define CWG_UDP_GRO_BUF 65536
 
 struct cwg_udp {
 	pthread_rwlock_t lock;
@@ -29,6 +35,16 @@ struct cwg_udp {
 	uint16_t port;
 	uint32_t fwmark;
 	int epfd;	/* the receive thread's epoll; data.u32 = 0 or 1 */
+	/*
+	 * Offloads: gso is cleared (for good) the first time the kernel
+	 * refuses a UDP_SEGMENT send; gro is set when every socket took
+	 * UDP_GRO at the last bind. `disabled` holds CWG_DISABLE_OFFLOADS.
+	 * Atomics: the data threads read them without the lock.
+	 */
+	bool gso;
+	bool gro;
+	uint32_t disabled;
+	uint32_t gso_refusals;
 	/* Counters for what the host itself dropped. */
 	uint64_t send_errors;
 	uint64_t recv_no_buffer;
@@ -42,17 +58,21 @@ union cwg_sockaddr {
 
 /* Per-thread scratch for one batch; too big for comfort on a stack. */
 struct cwg_udp_io {
-	struct mmsghdr msgs[CWG_UDP_BATCH];
-	struct iovec iov[CWG_UDP_BATCH];
-	union cwg_sockaddr addr[CWG_UDP_BATCH];
+	struct mmsghdr msgs[CWG_UDP_SEND_BATCH];
+	struct iovec iov[CWG_UDP_SEND_BATCH];
+	union cwg_sockaddr addr[CWG_UDP_SEND_BATCH];
 	union {
 		struct cmsghdr align;
 		char buf[CMSG_SPACE(sizeof(struct in6_pktinfo)) +
-			 CMSG_SPACE(sizeof(struct in_pktinfo))];
-	} ctl[CWG_UDP_BATCH];
-	struct cwg_pkt *pkts[CWG_UDP_BATCH];
-	struct cwg_pkt *pkts6[CWG_UDP_BATCH];
-	struct cwg_peer *stale_src[CWG_UDP_BATCH];
+			 CMSG_SPACE(sizeof(struct in_pktinfo)) +
+			 CMSG_SPACE(sizeof(int))];
+	} ctl[CWG_UDP_SEND_BATCH];
+	struct cwg_pkt *pkts[CWG_UDP_SEND_BATCH];
+	struct cwg_pkt *pkts6[CWG_UDP_SEND_BATCH];
+	/* Message m sends packets [first[m], first[m] + count[m]). */
+	uint16_t first[CWG_UDP_SEND_BATCH];
+	uint16_t count[CWG_UDP_SEND_BATCH];
+	struct cwg_peer *stale_src[CWG_UDP_SEND_BATCH];
 	uint8_t discard[65536];
 };
 
@@ -72,15 +92,21 @@ void cwg_udp_close(struct cwg_udp *u);
 /*
  * Receives up to one batch from socket `which` onto `in`, taking buffers
  * from the pool while more than `reserve` stay free. Returns the number
- * received; datagrams for which the pool had no buffer are read and
- * dropped, so a readable socket never spins.
+ * of datagrams received; *full says the batch was full (more may wait).
+ * Datagrams for which the pool had no buffer are read and dropped, so a
+ * readable socket never spins. With UDP GRO on, gro_scratch (NULL: GRO
+ * not used by this caller) must hold CWG_UDP_GRO_MSGS * CWG_UDP_GRO_BUF
+ * bytes: coalesced datagrams land there and are split into buffers.
  */
 uint32_t cwg_udp_recv(struct cwg_udp *u, struct cwg_udp_io *io, int which,
-		      struct cwg_pkt_list *in, uint32_t reserve);
+		      struct cwg_pkt_list *in, uint32_t reserve,
+		      uint8_t *gro_scratch, bool *full);
 /*
- * Sends every packet on l to its pkt->ep and frees it. A sticky source
- * address the kernel refuses (gone from the host) is dropped from the
- * peer, under dev's cfg read lock, and the packet resent without it.
+ * Sends every packet on l to its pkt->ep and frees it. Runs of packets
+ * to one endpoint, all of one length but a shorter last, go out as one
+ * UDP GSO send while the kernel takes those. A sticky source address
+ * the kernel refuses (gone from the host) is dropped from the peer,
+ * under dev's cfg read lock, and the packet resent without it.
  */
 void cwg_udp_send(struct cwg_udp *u, struct cwg_udp_io *io,
 		  struct cwg_device *dev, struct cwg_pkt_list *l);
