@@ -438,7 +438,7 @@ static void check_device(struct fuzz_net *net, int i)
 	struct cwg_device *dev = net->n[i].dev;
 	struct cwg_peer *p, *prev = NULL;
 	uint32_t npeers = 0, nidx = 0, nfound = 0, b;
-	struct cwg_index_entry *e;
+	struct cwg_hash_entry *e;
 
 	for (p = dev->first; p; prev = p, p = p->next) {
 		struct cwg_keypair *kp[3] = { p->kp_previous, p->kp_current,
@@ -498,17 +498,17 @@ static void check_device(struct fuzz_net *net, int i)
 		npeers++;
 	}
 	if (dev->last != prev || npeers != dev->peer_count ||
-	    npeers != dev->peers_by_key.count)
+	    npeers != dev->peers_by_key.ht.count)
 		net_fail(net, "node %d: %u peers listed, count %u, table %u", i,
-			 npeers, dev->peer_count, dev->peers_by_key.count);
-	if (dev->index.buckets)
-		for (b = 0; b <= dev->index.mask; b++)
-			for (e = dev->index.buckets[b]; e; e = e->next)
+			 npeers, dev->peer_count, dev->peers_by_key.ht.count);
+	if (dev->index.ht.buckets)
+		for (b = 0; b <= dev->index.ht.mask; b++)
+			for (e = dev->index.ht.buckets[b]; e; e = e->next)
 				nfound++;
-	if (nfound != dev->index.count || nfound != nidx)
+	if (nfound != dev->index.ht.count || nfound != nidx)
 		net_fail(net, "node %d: index table holds %u (count %u), "
 			 "%u live handshakes and keypairs", i, nfound,
-			 dev->index.count, nidx);
+			 dev->index.ht.count, nidx);
 }
 
 int fuzz_net_check(struct fuzz_net *net)

@@ -64,24 +64,38 @@ uint64_t cwg_siphash24(const uint64_t key[2], const uint8_t *in, size_t len)
 	return v0 ^ v1 ^ v2 ^ v3;
 }
 
-static void lookup_key(uint64_t key[2], const uint8_t seed[16])
+/*
+ * One chained table serves both lookups. Each entry keeps its full 64-bit
+ * hash, so growing never rehashes and a chain walk compares keys only on a
+ * hash match.
+ */
+
+static int table_init(struct cwg_hash_table *t, const uint8_t seed[16])
 {
-	key[0] = cwg_get_le64(seed);
-	key[1] = cwg_get_le64(seed + 8);
+	t->buckets = cwg_zalloc(CWG_LOOKUP_MIN_BUCKETS * sizeof(*t->buckets));
+	if (!t->buckets)
+		return -1;
+	t->mask = CWG_LOOKUP_MIN_BUCKETS - 1;
+	t->count = 0;
+	t->key[0] = cwg_get_le64(seed);
+	t->key[1] = cwg_get_le64(seed + 8);
+	return 0;
 }
 
-/* Peer by public key. */
-
-static uint64_t pubkey_hash(const uint64_t key[2], const uint8_t pubkey[32])
+static void table_free(struct cwg_hash_table *t)
 {
-	return cwg_siphash24(key, pubkey, 32);
+	cwg_free(t->buckets);
+	t->buckets = NULL;
+	t->mask = 0;
+	t->count = 0;
+	cwg_memset(t->key, 0, sizeof(t->key));
 }
 
 /* Double the buckets; on allocation failure keep the old ones. */
-static void pubkey_grow(struct cwg_pubkey_table *t)
+static void table_grow(struct cwg_hash_table *t)
 {
 	uint32_t i, n = t->mask + 1;
-	struct cwg_pubkey_entry **nb;
+	struct cwg_hash_entry **nb, *e;
 
 	if (n > UINT32_MAX / 2)
 		return;
@@ -89,10 +103,8 @@ static void pubkey_grow(struct cwg_pubkey_table *t)
 	if (!nb)
 		return;
 	for (i = 0; i < n; i++) {
-		while (t->buckets[i]) {
-			struct cwg_pubkey_entry *e = t->buckets[i];
-			uint32_t b = (uint32_t)pubkey_hash(t->key, e->pubkey) &
-				     (2 * n - 1);
+		while ((e = t->buckets[i])) {
+			uint32_t b = (uint32_t)e->hash & (2 * n - 1);
 
 			t->buckets[i] = e->next;
 			e->next = nb[b];
@@ -104,167 +116,127 @@ static void pubkey_grow(struct cwg_pubkey_table *t)
 	t->mask = 2 * n - 1;
 }
 
+static void table_add(struct cwg_hash_table *t, struct cwg_hash_entry *e,
+		      uint64_t hash)
+{
+	uint32_t b;
+
+	if (t->count >= t->mask + 1)
+		table_grow(t);
+	e->hash = hash;
+	b = (uint32_t)hash & t->mask;
+	e->next = t->buckets[b];
+	t->buckets[b] = e;
+	t->count++;
+}
+
+static void table_remove(struct cwg_hash_table *t, struct cwg_hash_entry *e)
+{
+	struct cwg_hash_entry **p;
+
+	for (p = &t->buckets[(uint32_t)e->hash & t->mask]; *p; p = &(*p)->next) {
+		if (*p == e) {
+			*p = e->next;
+			e->next = NULL;
+			t->count--;
+			return;
+		}
+	}
+}
+
+/* The chain a hash falls in; callers skip entries whose hash differs. */
+static struct cwg_hash_entry *table_chain(const struct cwg_hash_table *t,
+					  uint64_t hash)
+{
+	return t->buckets[(uint32_t)hash & t->mask];
+}
+
+/* Peer by public key. */
+
 int cwg_pubkey_table_init(struct cwg_pubkey_table *t, const uint8_t seed[16])
 {
-	t->buckets = cwg_zalloc(CWG_LOOKUP_MIN_BUCKETS * sizeof(*t->buckets));
-	if (!t->buckets)
-		return -1;
-	t->mask = CWG_LOOKUP_MIN_BUCKETS - 1;
-	t->count = 0;
-	lookup_key(t->key, seed);
-	return 0;
+	return table_init(&t->ht, seed);
 }
 
 void cwg_pubkey_table_free(struct cwg_pubkey_table *t)
 {
-	cwg_free(t->buckets);
-	t->buckets = NULL;
-	t->mask = 0;
-	t->count = 0;
-	cwg_memset(t->key, 0, sizeof(t->key));
+	table_free(&t->ht);
 }
 
 int cwg_pubkey_table_add(struct cwg_pubkey_table *t,
 			 struct cwg_pubkey_entry *e)
 {
-	uint32_t b;
-
-	if (t->count >= t->mask + 1)
-		pubkey_grow(t);
-	b = (uint32_t)pubkey_hash(t->key, e->pubkey) & t->mask;
-	e->next = t->buckets[b];
-	t->buckets[b] = e;
-	t->count++;
+	table_add(&t->ht, &e->h, cwg_siphash24(t->ht.key, e->pubkey, 32));
 	return 0;
 }
 
 void cwg_pubkey_table_remove(struct cwg_pubkey_table *t,
 			     struct cwg_pubkey_entry *e)
 {
-	uint32_t b = (uint32_t)pubkey_hash(t->key, e->pubkey) & t->mask;
-	struct cwg_pubkey_entry **p;
-
-	for (p = &t->buckets[b]; *p; p = &(*p)->next) {
-		if (*p == e) {
-			*p = e->next;
-			e->next = NULL;
-			t->count--;
-			return;
-		}
-	}
+	table_remove(&t->ht, &e->h);
 }
 
 struct cwg_pubkey_entry *cwg_pubkey_table_find(const struct cwg_pubkey_table *t,
 					       const uint8_t pubkey[32])
 {
-	uint32_t b = (uint32_t)pubkey_hash(t->key, pubkey) & t->mask;
+	uint64_t hash = cwg_siphash24(t->ht.key, pubkey, 32);
+	struct cwg_hash_entry *h;
 	struct cwg_pubkey_entry *e;
 
-	for (e = t->buckets[b]; e; e = e->next)
-		if (!cwg_memcmp(e->pubkey, pubkey, 32))
+	for (h = table_chain(&t->ht, hash); h; h = h->next) {
+		e = CWG_CONTAINER_OF(h, struct cwg_pubkey_entry, h);
+		if (h->hash == hash && !cwg_memcmp(e->pubkey, pubkey, 32))
 			return e;
+	}
 	return NULL;
 }
 
 /* Session by receiver index. */
 
-static uint64_t index_hash(const uint64_t key[2], uint32_t index)
+static uint64_t index_hash(const struct cwg_index_table *t, uint32_t index)
 {
 	uint8_t buf[4];
 
 	cwg_put_le32(buf, index);
-	return cwg_siphash24(key, buf, sizeof(buf));
-}
-
-static void index_grow(struct cwg_index_table *t)
-{
-	uint32_t i, n = t->mask + 1;
-	struct cwg_index_entry **nb;
-
-	if (n > UINT32_MAX / 2)
-		return;
-	nb = cwg_zalloc((size_t)n * 2 * sizeof(*nb));
-	if (!nb)
-		return;
-	for (i = 0; i < n; i++) {
-		while (t->buckets[i]) {
-			struct cwg_index_entry *e = t->buckets[i];
-			uint32_t b = (uint32_t)index_hash(t->key, e->index) &
-				     (2 * n - 1);
-
-			t->buckets[i] = e->next;
-			e->next = nb[b];
-			nb[b] = e;
-		}
-	}
-	cwg_free(t->buckets);
-	t->buckets = nb;
-	t->mask = 2 * n - 1;
+	return cwg_siphash24(t->ht.key, buf, sizeof(buf));
 }
 
 int cwg_index_table_init(struct cwg_index_table *t, const uint8_t seed[16])
 {
-	t->buckets = cwg_zalloc(CWG_LOOKUP_MIN_BUCKETS * sizeof(*t->buckets));
-	if (!t->buckets)
-		return -1;
-	t->mask = CWG_LOOKUP_MIN_BUCKETS - 1;
-	t->count = 0;
-	lookup_key(t->key, seed);
-	return 0;
+	return table_init(&t->ht, seed);
 }
 
 void cwg_index_table_free(struct cwg_index_table *t)
 {
-	cwg_free(t->buckets);
-	t->buckets = NULL;
-	t->mask = 0;
-	t->count = 0;
-	cwg_memset(t->key, 0, sizeof(t->key));
+	table_free(&t->ht);
 }
 
 int cwg_index_table_insert(struct cwg_index_table *t,
 			   struct cwg_index_entry *e)
 {
-	uint32_t b = (uint32_t)index_hash(t->key, e->index) & t->mask;
-	struct cwg_index_entry *x;
-
-	for (x = t->buckets[b]; x; x = x->next)
-		if (x->index == e->index)
-			return 1;
-	if (t->count >= t->mask + 1) {
-		index_grow(t);
-		b = (uint32_t)index_hash(t->key, e->index) & t->mask;
-	}
-	e->next = t->buckets[b];
-	t->buckets[b] = e;
-	t->count++;
+	if (cwg_index_table_find(t, e->index))
+		return 1;
+	table_add(&t->ht, &e->h, index_hash(t, e->index));
 	return 0;
 }
 
 void cwg_index_table_remove(struct cwg_index_table *t,
 			    struct cwg_index_entry *e)
 {
-	uint32_t b = (uint32_t)index_hash(t->key, e->index) & t->mask;
-	struct cwg_index_entry **p;
-
-	for (p = &t->buckets[b]; *p; p = &(*p)->next) {
-		if (*p == e) {
-			*p = e->next;
-			e->next = NULL;
-			t->count--;
-			return;
-		}
-	}
+	table_remove(&t->ht, &e->h);
 }
 
 struct cwg_index_entry *cwg_index_table_find(const struct cwg_index_table *t,
 					     uint32_t index)
 {
-	uint32_t b = (uint32_t)index_hash(t->key, index) & t->mask;
+	uint64_t hash = index_hash(t, index);
+	struct cwg_hash_entry *h;
 	struct cwg_index_entry *e;
 
-	for (e = t->buckets[b]; e; e = e->next)
+	for (h = table_chain(&t->ht, hash); h; h = h->next) {
+		e = CWG_CONTAINER_OF(h, struct cwg_index_entry, h);
 		if (e->index == index)
 			return e;
+	}
 	return NULL;
 }

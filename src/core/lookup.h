@@ -16,15 +16,24 @@
 
 uint64_t cwg_siphash24(const uint64_t key[2], const uint8_t *in, size_t len);
 
-struct cwg_pubkey_entry {
-	struct cwg_pubkey_entry *next;
-	uint8_t pubkey[32];
+/* The chained table both lookups use; entries embed a cwg_hash_entry. */
+struct cwg_hash_entry {
+	struct cwg_hash_entry *next;
+	uint64_t hash;
 };
-struct cwg_pubkey_table {
-	struct cwg_pubkey_entry **buckets;
+struct cwg_hash_table {
+	struct cwg_hash_entry **buckets;
 	uint32_t mask; /* bucket count - 1 */
 	uint32_t count;
 	uint64_t key[2];
+};
+
+struct cwg_pubkey_entry {
+	struct cwg_hash_entry h;
+	uint8_t pubkey[32];
+};
+struct cwg_pubkey_table {
+	struct cwg_hash_table ht;
 };
 /* seed: 16 random bytes. 0 on success, -1 when out of memory. */
 int cwg_pubkey_table_init(struct cwg_pubkey_table *t, const uint8_t seed[16]);
@@ -38,14 +47,11 @@ struct cwg_pubkey_entry *cwg_pubkey_table_find(const struct cwg_pubkey_table *t,
 					       const uint8_t pubkey[32]);
 
 struct cwg_index_entry {
-	struct cwg_index_entry *next;
+	struct cwg_hash_entry h;
 	uint32_t index;
 };
 struct cwg_index_table {
-	struct cwg_index_entry **buckets;
-	uint32_t mask;
-	uint32_t count;
-	uint64_t key[2];
+	struct cwg_hash_table ht;
 };
 int cwg_index_table_init(struct cwg_index_table *t, const uint8_t seed[16]);
 void cwg_index_table_free(struct cwg_index_table *t);

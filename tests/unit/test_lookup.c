@@ -76,10 +76,10 @@ static unsigned int max_chain_pk(const struct cwg_pubkey_table *t)
 {
 	unsigned int max = 0, n;
 	uint32_t b;
-	struct cwg_pubkey_entry *e;
+	struct cwg_hash_entry *e;
 
-	for (b = 0; b <= t->mask; b++) {
-		for (n = 0, e = t->buckets[b]; e; e = e->next)
+	for (b = 0; b <= t->ht.mask; b++) {
+		for (n = 0, e = t->ht.buckets[b]; e; e = e->next)
 			n++;
 		if (n > max)
 			max = n;
@@ -99,8 +99,8 @@ static void test_pubkey(void)
 
 	rand_bytes(seed, sizeof(seed));
 	ok(cwg_pubkey_table_init(&t, seed) == 0, "pubkey table init");
-	first_buckets = t.mask + 1;
-	ok(first_buckets >= 1 && (first_buckets & t.mask) == 0 && t.count == 0,
+	first_buckets = t.ht.mask + 1;
+	ok(first_buckets >= 1 && (first_buckets & t.ht.mask) == 0 && t.ht.count == 0,
 	   "starts with %u buckets (a power of two), empty", first_buckets);
 	rand_bytes(probe, sizeof(probe));
 	ok(!cwg_pubkey_table_find(&t, probe), "find on empty table: NULL");
@@ -110,14 +110,14 @@ static void test_pubkey(void)
 		cwg_put_le32(e[i].pubkey, (uint32_t)i);
 		if (cwg_pubkey_table_add(&t, &e[i]))
 			bad_add++;
-		if (t.count > t.mask + 1)
+		if (t.ht.count > t.ht.mask + 1)
 			load_bad++;
 	}
-	ok(bad_add == 0 && t.count == NPK, "added %d keys", NPK);
-	ok(load_bad == 0 && t.mask + 1 >= NPK && t.mask + 1 < 2 * 8192 &&
-		   ((t.mask + 1) & t.mask) == 0,
+	ok(bad_add == 0 && t.ht.count == NPK, "added %d keys", NPK);
+	ok(load_bad == 0 && t.ht.mask + 1 >= NPK && t.ht.mask + 1 < 2 * 8192 &&
+		   ((t.ht.mask + 1) & t.ht.mask) == 0,
 	   "grew by doubling to %u buckets, load factor <= 1 throughout",
-	   t.mask + 1);
+	   t.ht.mask + 1);
 	for (i = 0; i < NPK; i++)
 		if (cwg_pubkey_table_find(&t, e[i].pubkey) != &e[i])
 			bad_find++;
@@ -141,13 +141,13 @@ static void test_pubkey(void)
 		if (cwg_pubkey_table_find(&t, e[i].pubkey) !=
 		    (i % 2 ? &e[i] : NULL))
 			bad_find++;
-	ok(bad_find == 0 && t.count == NPK / 2,
+	ok(bad_find == 0 && t.ht.count == NPK / 2,
 	   "removed the even half: they are gone, the odd half stays");
 	ok(cwg_pubkey_table_add(&t, &e[0]) == 0 &&
 		   cwg_pubkey_table_find(&t, e[0].pubkey) == &e[0],
 	   "a removed entry can be added again");
 	cwg_pubkey_table_free(&t);
-	ok(!t.buckets && t.count == 0, "free clears the table");
+	ok(!t.ht.buckets && t.ht.count == 0, "free clears the table");
 }
 
 #define NIDX 10000
@@ -175,14 +175,14 @@ static void test_index(void)
 			inserted++;
 		else
 			bad++;
-		if (t.count > t.mask + 1)
+		if (t.ht.count > t.ht.mask + 1)
 			load_bad++;
 	}
 	ok(bad == 0 && collisions > 0 && inserted + collisions == NIDX &&
-		   t.count == (uint32_t)inserted,
+		   t.ht.count == (uint32_t)inserted,
 	   "%d inserted, %d refused as taken", inserted, collisions);
-	ok(load_bad == 0 && t.mask + 1 >= (uint32_t)inserted,
-	   "grew to %u buckets, load factor <= 1", t.mask + 1);
+	ok(load_bad == 0 && t.ht.mask + 1 >= (uint32_t)inserted,
+	   "grew to %u buckets, load factor <= 1", t.ht.mask + 1);
 	bad = 0;
 	for (i = 0; i < NIDX; i++) {
 		struct cwg_index_entry *f = cwg_index_table_find(&t,
@@ -196,7 +196,7 @@ static void test_index(void)
 	dup.index = e[0].index;
 	ok(cwg_index_table_insert(&t, &dup) == 1 &&
 		   cwg_index_table_find(&t, dup.index) == &e[0] &&
-		   t.count == (uint32_t)inserted,
+		   t.ht.count == (uint32_t)inserted,
 	   "inserting a taken index returns 1 and changes nothing");
 	zero.index = 0;
 	ones.index = 0xffffffffu;
@@ -230,7 +230,7 @@ static void test_index(void)
 	for (i = 0; i < NIDX; i++)
 		if (cwg_index_table_find(&t, e[i].index))
 			bad++;
-	ok(bad == 0 && t.count == 0, "all removed: table empty");
+	ok(bad == 0 && t.ht.count == 0, "all removed: table empty");
 	cwg_index_table_free(&t);
 }
 
