@@ -132,6 +132,7 @@ static int bench_lookup(int family)
 	uintptr_t sink = 0;
 	long long lookups = 0, hits = 0;
 	double t0, t1;
+	int pass;
 
 	memset(owners, 0, sizeof(owners));
 	cwg_allowedips_init(&t);
@@ -148,25 +149,37 @@ static int bench_lookup(int family)
 	printf("allowedips_random_v%d_nodes %llu\n", family,
 	       (unsigned long long)t.nodes);
 
-	t0 = now();
-	do {
-		for (i = 0; i < 1 << 20; i++) {
-			struct cwg_allowedips_owner *o;
-
-			cwg_put_be64(a, rnd());
-			if (family == 6)
-				cwg_put_be64(a + 8, rnd());
-			o = cwg_allowedips_lookup(&t, family, a);
-			sink ^= (uintptr_t)o;
-			hits += o != NULL;
+	for (pass = 0; pass < 2; pass++) {
+		/* First the bare trie, then with the tables the device builds
+		 * after each configuration change. */
+		if (pass == 1) {
+			t0 = now();
+			cwg_allowedips_optimize(&t);
+			printf("allowedips_optimize%d_s %.4f\n", family, now() - t0);
 		}
-		lookups += 1 << 20;
-		t1 = now();
-	} while (t1 - t0 < 1.0);
-	printf("allowedips_lookup%d_per_s %.0f\n", family,
-	       (double)lookups / (t1 - t0));
+		lookups = hits = 0;
+		t0 = now();
+		do {
+			for (i = 0; i < 1 << 20; i++) {
+				struct cwg_allowedips_owner *o;
+
+				cwg_put_be64(a, rnd());
+				if (family == 6)
+					cwg_put_be64(a + 8, rnd());
+				o = cwg_allowedips_lookup(&t, family, a);
+				sink ^= (uintptr_t)o;
+				hits += o != NULL;
+			}
+			lookups += 1 << 20;
+			t1 = now();
+		} while (t1 - t0 < 1.0);
+		printf("allowedips_lookup%d%s_per_s %.0f\n", family,
+		       pass ? "" : "_trie_only", (double)lookups / (t1 - t0));
+	}
 	printf("allowedips_lookup%d_hit_ratio %.3f\n", family,
 	       (double)hits / (double)lookups);
+	printf("allowedips_lookup%d_table_bytes_per_prefix %.1f\n", family,
+	       (double)cwg_allowedips_stride_bytes(&t) / 100000);
 	for (i = 0; i < 16; i++)
 		cwg_allowedips_remove_owner(&t, &owners[i]);
 	if (t.nodes) {

@@ -29,7 +29,8 @@
  * the allocation fails, the bigger node stays, ownerless or childless.
  *
  * Invariants: cidr strictly increases down every path; every node without
- * an owner has exactly two children; v4 keys live in the upper 32 bits of
+ * an owner has exactly two children; every IPv6 node, branches included,
+ * carries AI_V6 (so the per-family node counts are exact); v4 keys live in the upper 32 bits of
  * the 128-bit working key so both families share the bit arithmetic.
  */
 #include "allowedips.h"
@@ -102,12 +103,14 @@ static struct cwg_allowedips_node *ai_new(struct cwg_allowedips *t,
 	n->flags = flags;
 	n->cidr = cidr;
 	t->nodes++;
+	t->nodes6 += flags & AI_V6 ? 1 : 0;
 	return n;
 }
 
 static void ai_del(struct cwg_allowedips *t, struct cwg_allowedips_node *n)
 {
 	t->nodes--;
+	t->nodes6 -= n->flags & AI_V6 ? 1 : 0;
 	cwg_free((char *)n - ai_pfx_size(n->flags));
 }
 
@@ -286,11 +289,23 @@ static int ai_check(int family, uint8_t cidr)
 	return -1;
 }
 
+/* The first-16-bits table; see struct cwg_allowedips. */
+#define AI_STRIDE_BITS 16
+#define AI_STRIDE_SLOTS (1u << AI_STRIDE_BITS)
+#define AI_STRIDE_MIN_NODES 8192
+
+struct ai_stride_slot {
+	const struct cwg_allowedips_node *sub; /* where the walk goes on */
+	struct cwg_allowedips_owner *best;	/* match above sub, or NULL */
+};
+struct cwg_allowedips_stride {
+	struct ai_stride_slot slot[AI_STRIDE_SLOTS];
+};
+
 void cwg_allowedips_init(struct cwg_allowedips *t)
 {
-	t->root4 = NULL;
-	t->root6 = NULL;
-	t->nodes = 0;
+	cwg_memset(t, 0, sizeof(*t));
+	t->stride_min_nodes = AI_STRIDE_MIN_NODES;
 }
 
 static void ai_free_tree(struct cwg_allowedips *t,
@@ -315,6 +330,10 @@ void cwg_allowedips_free(struct cwg_allowedips *t)
 	ai_free_tree(t, t->root6);
 	t->root4 = NULL;
 	t->root6 = NULL;
+	cwg_free(t->stride4);
+	cwg_free(t->stride6);
+	t->stride4 = t->stride6 = NULL;
+	t->stale = false;
 }
 
 int cwg_allowedips_insert(struct cwg_allowedips *t, int family,
@@ -328,6 +347,7 @@ int cwg_allowedips_insert(struct cwg_allowedips *t, int family,
 
 	if (ai_check(family, cidr) || !owner)
 		return -1;
+	t->stale = true;
 	ai_key_load(&k, family, addr);
 	k.hi &= ai_mask_hi(cidr);
 	k.lo &= ai_mask_lo(cidr);
@@ -400,7 +420,7 @@ int cwg_allowedips_insert(struct cwg_allowedips *t, int family,
 		*slot = leaf;
 	} else {
 		/* k and n part ways at bit l: a branch node joins them. */
-		mid = ai_new(t, AI_KIDS, (uint8_t)l);
+		mid = ai_new(t, v6 | AI_KIDS, (uint8_t)l);
 		if (!mid) {
 			ai_del(t, leaf);
 			return -2;
@@ -428,7 +448,7 @@ static void ai_remove_node(struct cwg_allowedips *t,
 	ai_list_unlink(n);
 	if (kids == 2) {
 		/* On failure n stays, ownerless, doing a branch's job. */
-		ai_reshape(t, slot, n, AI_KIDS);
+		ai_reshape(t, slot, n, (uint8_t)((n->flags & AI_V6) | AI_KIDS));
 		return;
 	}
 	if (kids == 1) {
@@ -479,6 +499,7 @@ int cwg_allowedips_remove(struct cwg_allowedips *t, int family,
 
 	if (ai_check(family, cidr))
 		return -1;
+	t->stale = true;
 	ai_key_load(&k, family, addr);
 	k.hi &= ai_mask_hi(cidr);
 	k.lo &= ai_mask_lo(cidr);
@@ -502,6 +523,8 @@ int cwg_allowedips_remove(struct cwg_allowedips *t, int family,
 void cwg_allowedips_remove_owner(struct cwg_allowedips *t,
 				 struct cwg_allowedips_owner *owner)
 {
+	if (owner->head)
+		t->stale = true;
 	while (owner->head) {
 		struct cwg_allowedips_node *n = owner->head, **slot, **pslot;
 
@@ -558,14 +581,96 @@ struct cwg_allowedips_owner *
 cwg_allowedips_lookup(const struct cwg_allowedips *t, int family,
 		      const uint8_t *addr)
 {
+	const struct ai_stride_slot *sl;
+	struct cwg_allowedips_owner *o;
 	struct ai_key k;
+	uint32_t a;
 
-	if (family == 4)
-		return ai_lookup4(t->root4, cwg_get_be32(addr));
+	if (family == 4) {
+		a = cwg_get_be32(addr);
+		if (!t->stride4 || t->stale)
+			return ai_lookup4(t->root4, a);
+		sl = &t->stride4->slot[a >> (32 - AI_STRIDE_BITS)];
+		o = sl->sub ? ai_lookup4(sl->sub, a) : NULL;
+		return o ? o : sl->best;
+	}
 	if (family != 6)
 		return NULL;
 	ai_key_load(&k, 6, addr);
-	return ai_lookup6(t->root6, &k);
+	if (!t->stride6 || t->stale)
+		return ai_lookup6(t->root6, &k);
+	sl = &t->stride6->slot[k.hi >> (64 - AI_STRIDE_BITS)];
+	o = sl->sub ? ai_lookup6(sl->sub, &k) : NULL;
+	return o ? o : sl->best;
+}
+
+/*
+ * One slot: walk the nodes whose branching bit lies inside the first
+ * AI_STRIDE_BITS bits (cidr < AI_STRIDE_BITS), which every address of the
+ * slot walks alike, collecting the best match; stop at the first node
+ * that branches on a later bit, where lookups resume.
+ */
+static void ai_stride_fill(struct ai_stride_slot *sl,
+			   const struct cwg_allowedips_node *n,
+			   const struct ai_key *k)
+{
+	struct cwg_allowedips_owner *best = NULL, *o;
+
+	while (n && n->cidr < AI_STRIDE_BITS) {
+		if ((n->flags & AI_PFX) && (o = ai_pfx(n)->owner)) {
+			struct ai_key nk;
+
+			ai_key_of(&nk, n);
+			if ((k->hi ^ nk.hi) & ai_mask_hi(n->cidr)) {
+				n = NULL;
+				break;
+			}
+			best = o;
+		}
+		if (!(n->flags & AI_KIDS)) {
+			n = NULL;
+			break;
+		}
+		n = n->child[ai_bit(k, n->cidr)];
+	}
+	sl->sub = n;
+	sl->best = best;
+}
+
+static void ai_stride_build(struct cwg_allowedips_stride **tab,
+			    const struct cwg_allowedips_node *root, bool want)
+{
+	struct ai_key k = { 0, 0 };
+	uint32_t i;
+
+	if (!want) {
+		cwg_free(*tab);
+		*tab = NULL;
+		return;
+	}
+	if (!*tab)
+		*tab = cwg_zalloc(sizeof(**tab));
+	if (!*tab)
+		return;
+	for (i = 0; i < AI_STRIDE_SLOTS; i++) {
+		k.hi = (uint64_t)i << (64 - AI_STRIDE_BITS);
+		ai_stride_fill(&(*tab)->slot[i], root, &k);
+	}
+}
+
+void cwg_allowedips_optimize(struct cwg_allowedips *t)
+{
+	ai_stride_build(&t->stride4, t->root4,
+			t->nodes - t->nodes6 >= t->stride_min_nodes);
+	ai_stride_build(&t->stride6, t->root6,
+			t->nodes6 >= t->stride_min_nodes);
+	t->stale = false;
+}
+
+uint64_t cwg_allowedips_stride_bytes(const struct cwg_allowedips *t)
+{
+	return ((t->stride4 ? 1 : 0) + (t->stride6 ? 1 : 0)) *
+	       (uint64_t)sizeof(struct cwg_allowedips_stride);
 }
 
 int cwg_allowedips_walk(const struct cwg_allowedips_owner *owner,

@@ -23,10 +23,23 @@ struct cwg_allowedips_owner {
 	uint32_t count;
 };
 
+struct cwg_allowedips_stride;
+
 struct cwg_allowedips {
 	struct cwg_allowedips_node *root4;
 	struct cwg_allowedips_node *root6;
-	uint64_t nodes; /* live nodes, for memory accounting */
+	uint64_t nodes;	 /* live nodes, for memory accounting */
+	uint64_t nodes6; /* of which IPv6 */
+	/*
+	 * Big tries get a table indexed by an address's first 16 bits that
+	 * holds where the walk continues and the best match so far, so a
+	 * lookup skips the top of the trie (the levels every lookup walks).
+	 * Any change makes the tables stale (lookups then ignore them) until
+	 * cwg_allowedips_optimize() rebuilds them.
+	 */
+	struct cwg_allowedips_stride *stride4, *stride6;
+	bool stale;
+	uint64_t stride_min_nodes; /* build a family's table from this size */
 };
 
 /* family is 4 or 6; addr is 4 or 16 bytes in network order. */
@@ -53,6 +66,16 @@ void cwg_allowedips_remove_owner(struct cwg_allowedips *t,
 struct cwg_allowedips_owner *
 cwg_allowedips_lookup(const struct cwg_allowedips *t, int family,
 		      const uint8_t *addr);
+
+/* Rebuild (or drop, for small tries) the lookup tables. Under the
+ * writer's lock; a failed allocation just leaves lookups on the trie. */
+void cwg_allowedips_optimize(struct cwg_allowedips *t);
+static inline bool cwg_allowedips_stale(const struct cwg_allowedips *t)
+{
+	return t->stale;
+}
+/* Bytes the lookup tables take now. */
+uint64_t cwg_allowedips_stride_bytes(const struct cwg_allowedips *t);
 
 /* Call fn for each of owner's prefixes (addr normalized). Stops early and
  * returns fn's value when fn returns non-zero; 0 otherwise. */

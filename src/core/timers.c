@@ -143,6 +143,7 @@ static void peer_tick(struct cwg_peer *peer, uint64_t now, struct cwg_out *out)
 void cwg_device_tick(struct cwg_device *dev, uint64_t now, struct cwg_out *out)
 {
 	struct cwg_peer *peer;
+	bool stale;
 
 	cwg_rwlock_rdlock(&dev->cfg_lock);
 	for (peer = dev->first; peer; peer = peer->next) {
@@ -150,5 +151,13 @@ void cwg_device_tick(struct cwg_device *dev, uint64_t now, struct cwg_out *out)
 		peer_tick(peer, now, out);
 		cwg_mutex_unlock(&peer->lock);
 	}
+	stale = cwg_allowedips_stale(&dev->allowedips);
 	cwg_rwlock_unlock(&dev->cfg_lock);
+	/* Configuration changed the routes: rebuild the lookup tables once,
+	 * here, rather than on every line of a long `wg setconf`. */
+	if (stale) {
+		cwg_rwlock_wrlock(&dev->cfg_lock);
+		cwg_allowedips_optimize(&dev->allowedips);
+		cwg_rwlock_unlock(&dev->cfg_lock);
+	}
 }

@@ -575,7 +575,15 @@ static int check_walks(struct cwg_allowedips_owner *owners)
 	return 1;
 }
 
-static void test_random(int fail_rate, long ops_per_family)
+static size_t stride_tables(const struct cwg_allowedips *t)
+{
+	return (t->stride4 ? 1 : 0) + (t->stride6 ? 1 : 0);
+}
+
+/* stride: build the first-16-bits lookup tables at random points (with no
+ * size threshold), so lookups run through fresh, stale and rebuilt
+ * tables. */
+static void test_random(int fail_rate, long ops_per_family, bool stride)
 {
 	struct cwg_allowedips t;
 	struct cwg_allowedips_owner owners[NOWNERS];
@@ -588,6 +596,8 @@ static void test_random(int fail_rate, long ops_per_family)
 
 	memset(owners, 0, sizeof(owners));
 	cwg_allowedips_init(&t);
+	if (stride)
+		t.stride_min_nodes = 0;
 	nrefs = 0;
 	for (f = 0; f < 2; f++)
 		for (i = 0; i < POOL; i++)
@@ -606,6 +616,8 @@ static void test_random(int fail_rate, long ops_per_family)
 		int cidr, ret, want;
 
 		fail_every = fail_rate;
+		if (stride && rndn(500) == 0)
+			cwg_allowedips_optimize(&t);
 		if (op < 450) {
 			gen_addr(a, fam);
 			cidr = gen_cidr(fam);
@@ -694,19 +706,36 @@ static void test_random(int fail_rate, long ops_per_family)
 		fail_every = 0;
 		ops[fam == 6]++;
 		max_live = CWG_MAX(max_live, nrefs);
-		if ((uint64_t)t.nodes != (uint64_t)live_allocs ||
+		if ((uint64_t)t.nodes + stride_tables(&t) != (uint64_t)live_allocs ||
 		    t.nodes > 2 * nrefs)
 			acct_bad++;
 		if ((ops[0] + ops[1]) % 4000 == 0 && !check_walks(owners))
 			walk_bad++;
 	}
 	ok(check_walks(owners), "final walks match the reference");
+	if (stride) {
+		long bad = 0, n;
+
+		cwg_allowedips_optimize(&t);
+		for (n = 0; n < 100000; n++) {
+			int fam = (n & 1) ? 6 : 4, want, cidr;
+			struct cwg_allowedips_owner *got;
+
+			gen_addr(a, fam);
+			got = cwg_allowedips_lookup(&t, fam, a);
+			want = ref_lookup(fam, a, &cidr);
+			bad += got != (want < 0 ? NULL : &owners[want]);
+		}
+		ok(!t.stale && (t.stride4 || t.stride6 || fail_rate) && bad == 0,
+		   "100000 lookups through freshly built tables agree (%ld bad)",
+		   bad);
+	}
 
 	diag("%s: ops v4 %ld v6 %ld; inserts %ld (%ld failed by injected OOM), "
 	     "removes %ld, remove_owner %ld, lookups v4 %ld v6 %ld (%ld hit, %ld "
 	     "longer than half the address); %zu prefixes live (max %zu), "
 	     "%llu nodes",
-	     fail_rate ? "with OOM injection" : "plain", ops[0], ops[1], ins,
+	     fail_rate ? "with OOM injection" : stride ? "with lookup tables" : "plain", ops[0], ops[1], ins,
 	     oom, rem, rem_owner, lookups[0], lookups[1], hits, deep, nrefs, max_live,
 	     (unsigned long long)t.nodes);
 	ok(ops[0] >= ops_per_family && ops[1] >= ops_per_family,
@@ -727,6 +756,8 @@ static void test_random(int fail_rate, long ops_per_family)
 
 	for (i = 0; i < NOWNERS; i++)
 		cwg_allowedips_remove_owner(&t, &owners[i]);
+	if (stride)
+		cwg_allowedips_free(&t); /* the tables outlive the nodes */
 	ok(t.nodes == 0 && live_allocs == 0 && !t.root4 && !t.root6,
 	   "removing every owner leaves no nodes and no allocations");
 }
@@ -739,8 +770,9 @@ int main(void)
 	diag("seed %llu (set CWG_SEED to change)", (unsigned long long)seed);
 	rng_state = seed ? seed : 1;
 	test_directed();
-	test_random(0, 100000);
-	test_random(8, 20000);
+	test_random(0, 100000, false);
+	test_random(0, 100000, true);
+	test_random(8, 20000, true);
 	free(refs);
 	return done_testing();
 }
