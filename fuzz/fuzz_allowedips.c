@@ -4,7 +4,7 @@
  * way. Any disagreement is a failure.
  *
  * Input: operations, each a byte (kind in bits 0-2, IPv6 in bit 3, owner
- * in bits 4-5) and then, as the kind needs, an address (mode byte: bytes
+ * in bits 4-5, rebuild the lookup tables first in bit 6) and then, as the kind needs, an address (mode byte: bytes
  * from the input, a short address, or an existing prefix with one bit
  * flipped) and a prefix length (which may be invalid on purpose):
  *   0 insert  1 remove  2 remove_owner  3 lookup  4 walk (with an early
@@ -328,6 +328,11 @@ static int fai_run(struct fai_state *s, struct fuzz_in *in)
 		int family = (op & 8) ? 6 : 4, owner = (op >> 4) & 3;
 		int ret = 0;
 
+		/* Bit 6: rebuild the lookup tables first, so lookups run
+		 * through fresh, stale and rebuilt tables alike. */
+		if (op & 0x40)
+			cwg_allowedips_optimize(&s->t);
+
 		switch (op & 7) {
 		case 0:
 		case 6: /* inserts are the common case */
@@ -397,6 +402,7 @@ int fuzz_allowedips(const uint8_t *data, size_t size)
 	if (!s)
 		return fuzz_fail("allowedips: out of memory");
 	cwg_allowedips_init(&s->t);
+	s->t.stride_min_nodes = 0; /* tables even for tiny tries */
 	ret = fai_run(s, &in);
 	cwg_allowedips_free(&s->t);
 	free(s);
