@@ -3,11 +3,12 @@
 # dependencies is missing. Runs apt-get only when something is missing.
 set -euo pipefail
 
-# build: compilers, libcrypto, libseccomp; tests: prove (perl), the real
+# build: compilers (clang with its sanitizer and libFuzzer runtimes),
+# libcrypto, libseccomp; tests: prove (perl), the real
 # peers and tools (wg/wg-quick, wireguard-go, iperf3, ncat, ping), the
 # namespace and firewall tools wg-quick and the tests use, openssl for the
 # tests' seeded random data, jq for bench/run.
-PKGS=(build-essential clang make libssl-dev libseccomp-dev perl openssl
+PKGS=(build-essential clang libclang-rt-14-dev make libssl-dev libseccomp-dev perl openssl
       wireguard-tools wireguard-go iproute2 iptables nftables iputils-ping
       ncat iperf3 procps kmod jq)
 
