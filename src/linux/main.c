@@ -30,6 +30,7 @@
 #include "linux/daemon.h"
 #include "linux/log.h"
 #include "linux/platform.h"
+#include "linux/sandbox.h"
 
 #define CWG_VERSION "0.1.0"
 /* Timers: the core wants a tick at least every 100 ms. */
@@ -47,7 +48,8 @@ enum ctl_tag {
 
 static void usage(FILE *f, const char *argv0)
 {
-	fprintf(f, "Usage: %s [-f/--foreground] INTERFACE-NAME\n", argv0);
+	fprintf(f, "Usage: %s [-f/--foreground] [--no-sandbox] INTERFACE-NAME\n",
+		argv0);
 }
 
 static int env_fd(const char *name)
@@ -235,11 +237,10 @@ static void tell_parent(int *fd, char c)
 	*fd = -1;
 }
 
-/* The daemon's stdio after start-up, wireguard-go's rule. */
-static void detach_stdio(void)
+/* The daemon's stdio after start-up, wireguard-go's rule. null was
+ * opened before the sandbox, which forbids open(). */
+static void detach_stdio(int null)
 {
-	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
-
 	if (null < 0)
 		return;
 	dup2(null, STDIN_FILENO);
@@ -271,7 +272,7 @@ static int run(struct cwg_daemon *d, int uapi_fd, const char *path,
 		.it_value = { .tv_nsec = TICK_NS },
 	};
 	sigset_t sigs;
-	int sigfd = -1, timerfd = -1, r = 1;
+	int sigfd = -1, timerfd = -1, null_fd = -1, r = 1;
 	const char *why;
 
 	sigemptyset(&sigs);
@@ -328,6 +329,15 @@ static int run(struct cwg_daemon *d, int uapi_fd, const char *path,
 	d->uapi.host = &d->host;
 	d->uapi.configured = ctl_configured;
 	d->uapi.ctx = &cc;
+	if (ready_fd >= 0)
+		null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+	/* Before the data threads: they inherit what is left. */
+	if (cwg_sandbox_enter()) {
+		cwg_log_error("Failed to enter the sandbox (--no-sandbox or "
+			      "CWG_SANDBOX=0 turns it off)");
+		r = 1;
+		goto out_udp;
+	}
 	r = cwg_datapath_start(d);
 	if (r) {
 		cwg_log_error("Failed to start threads: %s", strerror(-r));
@@ -337,7 +347,8 @@ static int run(struct cwg_daemon *d, int uapi_fd, const char *path,
 	cwg_log_verbose("Device started");
 	if (ready_fd >= 0) {
 		tell_parent(&ready_fd, 'R');
-		detach_stdio();
+		detach_stdio(null_fd);
+		null_fd = -1;
 	}
 
 	why = ctl_loop(d, sigfd, timerfd, cc.io);
@@ -360,6 +371,8 @@ out:
 	}
 	cwg_tun_close(&d->tun);
 	free(cc.io);
+	if (null_fd >= 0)
+		close(null_fd);
 	return r;
 }
 
@@ -371,6 +384,9 @@ int main(int argc, char **argv)
 	char path[108], err[256];
 	bool foreground = false;
 	int tun_fd, uapi_fd, r, pipefd[2] = { -1, -1 };
+
+	if (cwg_sandbox_configure(&argc, argv))
+		return 1;
 
 	if (argc == 2 && !strcmp(argv[1], "--version")) {
 		printf("cwg v%s\n\nUserspace WireGuard daemon for Linux.\n",
