@@ -92,5 +92,9 @@ bool cwg_ct_equal(const void *a, const void *b, size_t n);
 void cwg_wipe(void *p, size_t n);
 /* Fill buf from the operating system's CSPRNG. */
 void cwg_random(uint8_t *buf, size_t len);
+/* Wipe and free the calling thread's library contexts, which hold the last
+ * keys it used. Other threads do this at exit by themselves; the main
+ * thread calls it before the process ends. */
+void cwg_crypto_thread_cleanup(void);
 
 #endif

@@ -117,6 +117,17 @@ int cwg_crypto_init(void)
 	return crypto_ensure_init() ? 0 : -1;
 }
 
+void cwg_crypto_thread_cleanup(void)
+{
+	struct crypto_tls *t = crypto_tls;
+
+	if (!t)
+		return;
+	crypto_tls = NULL;
+	pthread_setspecific(crypto_tls_key, NULL);
+	crypto_tls_free(t);
+}
+
 static struct crypto_tls *tls_get(void)
 {
 	struct crypto_tls *t = crypto_tls;

@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "core/device.h"
+#include "crypto/crypto.h"
 #include "linux/daemon.h"
 #include "linux/log.h"
 #include "linux/platform.h"
@@ -360,6 +361,7 @@ out_udp:
 	cwg_uapi_server_stop(&d->uapi);
 	cwg_udp_close(&d->udp);
 	cwg_device_free(d->dev); /* wipes keys */
+	cwg_crypto_thread_cleanup(); /* and the main thread's cipher state */
 	d->dev = NULL;
 out:
 	if (d->uapi.listen_fd >= 0) {

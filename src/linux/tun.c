@@ -84,10 +84,24 @@ void cwg_tun_describe(const struct cwg_tun *t, char *buf, size_t len)
 		 t->offloads & TUN_F_CSUM ? "on" : "off");
 }
 
+/* The namespace the interface lives in now, as a new fd; -1 if the
+ * kernel cannot say (before TUNGETDEVNETNS). */
+static int tun_netns(const struct cwg_tun *t, struct stat *st)
+{
+	int ns = ioctl(t->fd, TUNGETDEVNETNS);
+
+	if (ns >= 0 && fstat(ns, st) < 0) {
+		close(ns);
+		ns = -1;
+	}
+	return ns;
+}
+
 static int tun_finish(struct cwg_tun *t, char *err, size_t errlen)
 {
 	struct ifreq ifr;
-	int r, fl;
+	struct stat st;
+	int r, fl, ns;
 
 	r = tun_getiff(t->fd, &ifr);
 	if (r) {
@@ -121,6 +135,13 @@ static int tun_finish(struct cwg_tun *t, char *err, size_t errlen)
 	/* Without /proc we cannot come back from setns(): then MTU changes
 	 * are only followed while the interface stays in our namespace. */
 	t->home_ns_fd = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+	/* The interface starts out here, where ctl_fd is. */
+	ns = tun_netns(t, &st);
+	if (ns >= 0) {
+		t->ns_ino = st.st_ino;
+		t->ns_dev = st.st_dev;
+		close(ns);
+	}
 	return 0;
 }
 
@@ -205,25 +226,26 @@ int cwg_tun_adopt(struct cwg_tun *t, int fd, char *err, size_t errlen)
 /*
  * Points ctl_fd at the namespace the interface lives in now. A moved
  * interface keeps its TUN fd but not its place: a name lookup in our own
- * namespace would then find nothing, or somebody else's interface.
+ * namespace would then find nothing, or somebody else's interface. So
+ * this says false when ctl_fd cannot be made to follow (no /proc at
+ * start, or setns() refused, as it is once the sandbox dropped
+ * CAP_SYS_ADMIN) and the caller must not look the name up.
  */
-static void tun_follow_netns(struct cwg_tun *t)
+static bool tun_follow_netns(struct cwg_tun *t)
 {
 	struct stat st;
+	bool ok = false;
 	int ns, s;
 
-	if (t->home_ns_fd < 0)
-		return;
-	ns = ioctl(t->fd, TUNGETDEVNETNS);
+	ns = tun_netns(t, &st);
 	if (ns < 0)
-		return;
-	if (fstat(ns, &st) < 0 ||
-	    (st.st_ino == t->ns_ino && st.st_dev == t->ns_dev)) {
+		return true; /* an old kernel: interfaces cannot be told apart */
+	if (st.st_ino == t->ns_ino && st.st_dev == t->ns_dev) {
 		close(ns);
-		return;
+		return true;
 	}
 	/* setns() on this thread only; sockets keep their namespace. */
-	if (setns(ns, CLONE_NEWNET) == 0) {
+	if (t->home_ns_fd >= 0 && setns(ns, CLONE_NEWNET) == 0) {
 		s = ctl_socket();
 		if (setns(t->home_ns_fd, CLONE_NEWNET) < 0) {
 			/* Cannot happen short of a kernel bug; staying in the
@@ -236,9 +258,11 @@ static void tun_follow_netns(struct cwg_tun *t)
 			t->ctl_fd = s;
 			t->ns_ino = st.st_ino;
 			t->ns_dev = st.st_dev;
+			ok = true;
 		}
 	}
 	close(ns);
+	return ok;
 }
 
 int cwg_tun_get_mtu(struct cwg_tun *t, uint32_t *mtu)
@@ -252,7 +276,8 @@ int cwg_tun_get_mtu(struct cwg_tun *t, uint32_t *mtu)
 	if (r)
 		return r;
 	memcpy(name, ifr.ifr_name, IFNAMSIZ);
-	tun_follow_netns(t);
+	if (!tun_follow_netns(t))
+		return -EXDEV; /* moved where we cannot look: keep the last MTU */
 	memset(&ifr, 0, sizeof(ifr));
 	memcpy(ifr.ifr_name, name, IFNAMSIZ);
 	if (ioctl(t->ctl_fd, SIOCGIFMTU, &ifr) < 0)

@@ -86,7 +86,7 @@ int cwg_uapi_listen(const char *path, int *fd, char *err, size_t errlen)
 		return r;
 	}
 	/* Created 0600 from the start: no window where others connect. */
-	old_mask = umask(0077);
+	old_mask = umask(0177);
 	r = bind(s, (struct sockaddr *)&sa, sizeof(sa)) ? -errno : 0;
 	umask(old_mask);
 	if (!r && listen(s, 128) < 0)
