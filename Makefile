@@ -24,10 +24,11 @@ ALL_LDFLAGS += -fsanitize=$(SANITIZE)
 endif
 
 # The library: the sans-IO core, the crypto layer, the UAPI, the host
-# functions the core's platform header names (src/linux/platform.c) and the
+# functions the core's platform header names (src/linux/platform.c, the
+# packet pool in src/linux/pool.c) and the
 # pure offload helpers (segmenting, checksums, coalescing), which unit tests
 # use too.
-LIB_LINUX := $(wildcard src/linux/platform.c src/linux/offload.c)
+LIB_LINUX := $(wildcard src/linux/platform.c src/linux/pool.c src/linux/offload.c)
 LIB_SRCS := $(sort $(wildcard src/core/*.c src/crypto/*.c src/uapi/*.c) $(LIB_LINUX))
 DAEMON_SRCS := $(sort $(filter-out $(LIB_LINUX),$(wildcard src/linux/*.c)))
 TEST_SRCS := $(sort $(wildcard tests/unit/test_*.c))

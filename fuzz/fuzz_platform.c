@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The host side of src/core/platform.h for the fuzz builds, in place of
- * src/linux/platform.c. The locks and configuration memory are the same
- * (pthreads, calloc); the packet buffers are not: the daemon's pool carves
+ * The packet buffers for the fuzz builds, in place of src/linux/pool.c
+ * (the locks and configuration memory come from src/linux/platform.c, as
+ * in the daemon). The daemon's pool carves
  * every buffer out of one mapping, so an overrun of one packet lands in
  * the next and ASan cannot see it. Here every buffer is its own malloc
  * block of exactly the size asked for, and every header carries a magic
@@ -17,57 +17,6 @@
 #include "core/platform.h"
 #include "fuzz.h"
 #include "linux/platform.h"
-
-_Static_assert(sizeof(pthread_mutex_t) <= sizeof(struct cwg_mutex),
-	       "struct cwg_mutex too small");
-_Static_assert(sizeof(pthread_rwlock_t) <= sizeof(struct cwg_rwlock),
-	       "struct cwg_rwlock too small");
-
-void cwg_mutex_init(struct cwg_mutex *m)
-{
-	pthread_mutex_init((pthread_mutex_t *)(void *)m, NULL);
-}
-void cwg_mutex_destroy(struct cwg_mutex *m)
-{
-	pthread_mutex_destroy((pthread_mutex_t *)(void *)m);
-}
-void cwg_mutex_lock(struct cwg_mutex *m)
-{
-	pthread_mutex_lock((pthread_mutex_t *)(void *)m);
-}
-void cwg_mutex_unlock(struct cwg_mutex *m)
-{
-	pthread_mutex_unlock((pthread_mutex_t *)(void *)m);
-}
-void cwg_rwlock_init(struct cwg_rwlock *l)
-{
-	pthread_rwlock_init((pthread_rwlock_t *)(void *)l, NULL);
-}
-void cwg_rwlock_destroy(struct cwg_rwlock *l)
-{
-	pthread_rwlock_destroy((pthread_rwlock_t *)(void *)l);
-}
-void cwg_rwlock_rdlock(struct cwg_rwlock *l)
-{
-	pthread_rwlock_rdlock((pthread_rwlock_t *)(void *)l);
-}
-void cwg_rwlock_wrlock(struct cwg_rwlock *l)
-{
-	pthread_rwlock_wrlock((pthread_rwlock_t *)(void *)l);
-}
-void cwg_rwlock_unlock(struct cwg_rwlock *l)
-{
-	pthread_rwlock_unlock((pthread_rwlock_t *)(void *)l);
-}
-
-void *cwg_zalloc(size_t size)
-{
-	return calloc(1, size);
-}
-void cwg_free(void *p)
-{
-	free(p);
-}
 
 #define FUZZ_PKT_MAGIC 0x70c4e7f0u
 

@@ -75,7 +75,7 @@ objname() { echo "$OUT/obj/$(echo "$1" | tr / _ | sed 's/\.c$/.o/')"; }
 
 LIB_OBJS=
 build_lib() {
-	for f in src/core/*.c src/crypto/*.c src/uapi/*.c; do
+	for f in src/core/*.c src/crypto/*.c src/uapi/*.c src/linux/platform.c; do
 		o=$(objname "$f")
 		# Other people's warnings must not stop the fuzzing.
 		compile "$f" "$o" -fsanitize=fuzzer-no-link $WARN -Wno-error ||

@@ -73,11 +73,23 @@ static uint32_t tx_reserve(void)
 	return cwg_pkt_pool_size() / 4;
 }
 
+/* One packet from the TUN: its length, or 0 when there is none now or
+ * the device is gone (and then the control thread has been told). */
+static size_t tun_read_one(struct cwg_daemon *d, void *buf, size_t room)
+{
+	ssize_t r;
+
+	do
+		r = read(d->tun.fd, buf, room);
+	while (r < 0 && errno == EINTR);
+	if (r < 0 && tun_err_fatal(errno))
+		tun_gone(d, errno);
+	return r > 0 ? (size_t)r : 0;
+}
+
 static void tun_discard_one(struct cwg_daemon *d, struct cwg_udp_io *io)
 {
-	if (read(d->tun.fd, io->discard, sizeof(io->discard)) < 0 &&
-	    tun_err_fatal(errno))
-		tun_gone(d, errno);
+	tun_read_one(d, io->discard, sizeof(io->discard));
 }
 
 /* Reads one batch from the TUN and sends it; false when drained. */
@@ -97,16 +109,9 @@ static bool tx_batch(struct cwg_daemon *d, struct cwg_udp_io *io)
 	}
 	cwg_pkt_list_init(&in);
 	for (i = 0; i < n; i++) {
-		ssize_t r = read(d->tun.fd, bufs[i]->data,
-				 tun_read_room(bufs[i]));
+		size_t r = tun_read_one(d, bufs[i]->data, tun_read_room(bufs[i]));
 
-		if (r < 0 && errno == EINTR) {
-			i--;
-			continue;
-		}
-		if (r <= 0) {
-			if (r < 0 && tun_err_fatal(errno))
-				tun_gone(d, errno);
+		if (!r) {
 			more = false;
 			break;
 		}
@@ -214,15 +219,9 @@ static bool tx_batch_vnet(struct cwg_daemon *d, struct cwg_udp_io *io,
 	cwg_pkt_list_init(&in);
 	for (uint32_t reads = 0; reads < TUN_BATCH && in.count < TX_MAX_SEGS;
 	     reads++) {
-		ssize_t r = read(d->tun.fd, scratch, TUN_SCRATCH);
+		size_t r = tun_read_one(d, scratch, TUN_SCRATCH);
 
-		if (r < 0 && errno == EINTR) {
-			reads--;
-			continue;
-		}
-		if (r <= 0) {
-			if (r < 0 && tun_err_fatal(errno))
-				tun_gone(d, errno);
+		if (!r) {
 			more = false;
 			break;
 		}
