@@ -195,6 +195,7 @@ static const char *ctl_loop(struct cwg_daemon *d, int sigfd, int timerfd,
 				cwg_device_set_wall_offset(d->dev,
 							   wall_offset_ns());
 				ctl_tick(d, io);
+				cwg_uapi_server_tick(&d->uapi);
 				if (!cwg_uapi_server_socket_present(&d->uapi))
 					return "UAPI socket removed";
 				if (++ticks % SLOW_TICKS)

@@ -7,6 +7,7 @@
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "crypto/crypto.h"
@@ -25,6 +26,8 @@ struct cwg_uapi_client {
 	size_t out_off;
 	bool input_done;	/* EOF, or the request stream was refused */
 	uint32_t mask;		/* what epoll watches now */
+	uint64_t progress_ns;	/* last byte read or written (monotonic) */
+	bool deferred;		/* not read while answers pile up unread */
 	struct cwg_uapi_client *next;
 	struct cwg_uapi_client **pprev;
 };
@@ -127,6 +130,29 @@ int cwg_uapi_server_start(struct cwg_uapi_server *s, int listen_fd,
 	return epoll_ctl(epfd, EPOLL_CTL_ADD, listen_fd, &ev) ? -errno : 0;
 }
 
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+static size_t client_pending(const struct cwg_uapi_client *c)
+{
+	return c->out.len - c->out_off;
+}
+
+static size_t total_pending(const struct cwg_uapi_server *s)
+{
+	const struct cwg_uapi_client *x;
+	size_t total = 0;
+
+	for (x = s->clients; x; x = x->next)
+		total += client_pending(x);
+	return total;
+}
+
 static void client_close(struct cwg_uapi_server *s, struct cwg_uapi_client *c)
 {
 	epoll_ctl(s->epfd, EPOLL_CTL_DEL, c->fd, NULL);
@@ -167,9 +193,15 @@ void cwg_uapi_server_accept(struct cwg_uapi_server *s)
 			return;
 		}
 		if (s->nclients >= CWG_UAPI_MAX_CLIENTS) {
-			cwg_log_error("UAPI: too many clients, refusing one");
-			close(fd);
-			continue;
+			/* Refusing would let idle clients lock `wg` out. */
+			struct cwg_uapi_client *x, *idle = s->clients;
+
+			for (x = s->clients; x; x = x->next)
+				if (x->progress_ns < idle->progress_ns)
+					idle = x;
+			cwg_log_verbose("UAPI: %u clients, closing the longest idle",
+					s->nclients);
+			client_close(s, idle);
 		}
 		c = calloc(1, sizeof(*c));
 		if (c)
@@ -181,6 +213,7 @@ void cwg_uapi_server_accept(struct cwg_uapi_server *s)
 		}
 		c->fd = fd;
 		c->mask = EPOLLIN;
+		c->progress_ns = mono_ns();
 		ev.events = c->mask;
 		ev.data.ptr = c;
 		if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
@@ -212,6 +245,7 @@ static bool client_flush(struct cwg_uapi_client *c)
 			return errno == EAGAIN;
 		}
 		c->out_off += (size_t)n;
+		c->progress_ns = mono_ns();
 	}
 	cwg_wipe(c->out.data, c->out.len);
 	c->out.len = 0;
@@ -242,6 +276,7 @@ static bool client_read(struct cwg_uapi_server *s, struct cwg_uapi_client *c)
 		}
 		budget -= CWG_MIN(budget, (size_t)n);
 		fed = true;
+		c->progress_ns = mono_ns();
 		if (cwg_uapi_feed(c->conn, buf, (size_t)n, &c->out) < 0)
 			c->input_done = true;
 	}
@@ -251,30 +286,75 @@ static bool client_read(struct cwg_uapi_server *s, struct cwg_uapi_client *c)
 	return ok;
 }
 
+/*
+ * Answers nobody reads must not pin memory without bound: past the budget,
+ * close the clients that stalled longest (never keep, which just asked).
+ */
+static void enforce_out_budget(struct cwg_uapi_server *s,
+			       struct cwg_uapi_client *keep)
+{
+	uint64_t now = mono_ns();
+
+	for (;;) {
+		struct cwg_uapi_client *x, *victim = NULL;
+		size_t total = 0;
+
+		for (x = s->clients; x; x = x->next) {
+			total += client_pending(x);
+			if (x != keep && client_pending(x) &&
+			    now - x->progress_ns >= CWG_UAPI_STALL_NS &&
+			    (!victim || x->progress_ns < victim->progress_ns))
+				victim = x;
+		}
+		if (total <= CWG_UAPI_OUT_BUDGET || !victim)
+			return;
+		cwg_log_verbose("UAPI: %zu bytes of answers unread, closing a "
+				"stalled client", total);
+		client_close(s, victim);
+	}
+}
+
 void cwg_uapi_server_client_event(struct cwg_uapi_server *s, void *client,
 				  uint32_t events)
 {
 	struct cwg_uapi_client *c = client;
 	uint32_t mask = 0;
 
-	if ((events & (EPOLLIN | EPOLLHUP | EPOLLERR)) && !client_read(s, c))
+	/* While unread answers fill the budget, no new request is taken up:
+	 * the tick retries once stalled readers have been closed. */
+	c->deferred = !c->input_done && total_pending(s) >= CWG_UAPI_OUT_BUDGET;
+	if ((events & (EPOLLIN | EPOLLHUP | EPOLLERR)) && !c->deferred &&
+	    !client_read(s, c))
 		goto close;
 	if (!client_flush(c))
 		goto close;
 	/* A finished client is closed once its answer is out. */
 	if (c->input_done && c->out.len == 0)
 		goto close;
-	if (!c->input_done && c->out.len - c->out_off < CWG_UAPI_OUT_HIGH)
+	if (!c->input_done && !c->deferred &&
+	    client_pending(c) < CWG_UAPI_OUT_HIGH)
 		mask |= EPOLLIN;
 	if (c->out.len)
 		mask |= EPOLLOUT;
 	/* Neither readable nor writable left to wait for: a dead peer. */
-	if (!mask || (events & EPOLLERR))
+	if ((!mask && !c->deferred) || (events & EPOLLERR))
 		goto close;
 	client_set_mask(s, c, mask);
 	return;
 close:
 	client_close(s, c);
+}
+
+void cwg_uapi_server_tick(struct cwg_uapi_server *s)
+{
+	struct cwg_uapi_client *c, *next;
+
+	enforce_out_budget(s, NULL);
+	for (c = s->clients; c; c = next) {
+		next = c->next;
+		if (c->deferred)
+			cwg_uapi_server_client_event(s, c, EPOLLIN);
+	}
 }
 
 bool cwg_uapi_server_socket_present(struct cwg_uapi_server *s)

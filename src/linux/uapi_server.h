@@ -3,7 +3,10 @@
  * The UAPI socket /var/run/wireguard/IFACE.sock: creation (before the
  * launcher returns), the accept loop and per-client buffering, driven by
  * the control thread's epoll. Every client is non-blocking; one that
- * never sends, or never reads, costs a slot and nothing else.
+ * never sends, or never reads, costs a slot and nothing else: when the
+ * slots run out, the client that made no progress for the longest is
+ * closed to make room, and answers nobody reads are dropped (longest
+ * stalled first) once together they pass CWG_UAPI_OUT_BUDGET.
  */
 #ifndef CWG_LINUX_UAPI_SERVER_H
 #define CWG_LINUX_UAPI_SERVER_H
@@ -19,6 +22,13 @@
 #define CWG_UAPI_MAX_CLIENTS 256
 /* Past this much unsent output a client is not read until it catches up. */
 #define CWG_UAPI_OUT_HIGH (1u << 20)
+/* Unsent output of all clients together, past which stalled ones (no
+ * progress for CWG_UAPI_STALL_NS: `wg` reads its answer whole, at once)
+ * are closed. A `get` of a very large
+ * configuration is tens of MiB, so this bounds memory at the budget plus
+ * the answer being built. */
+#define CWG_UAPI_OUT_BUDGET (16u << 20)
+#define CWG_UAPI_STALL_NS 250000000ULL
 
 struct cwg_uapi_client;
 
@@ -59,6 +69,9 @@ void cwg_uapi_server_client_event(struct cwg_uapi_server *s, void *client,
 				  uint32_t events);
 /* false once our socket file was removed or replaced. */
 bool cwg_uapi_server_socket_present(struct cwg_uapi_server *s);
+/* From the timer: closes stalled readers over the output budget and takes
+ * up requests that were waiting for room. */
+void cwg_uapi_server_tick(struct cwg_uapi_server *s);
 /* Closes every client and the listener; unlinks the file if still ours. */
 void cwg_uapi_server_stop(struct cwg_uapi_server *s);
 
