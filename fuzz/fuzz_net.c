@@ -152,6 +152,7 @@ static void check_tun(struct fuzz_net *net, int i, struct cwg_pkt *p)
 	struct cwg_allowedips_owner *o;
 	const uint8_t *d = p->data;
 	uint32_t j, total;
+	int pass;
 	int family;
 
 	if (!in_buffer(p)) {
@@ -189,13 +190,24 @@ static void check_tun(struct fuzz_net *net, int i, struct cwg_pkt *p)
 	me->delivered++;
 	if (from->log_full)
 		return;
-	for (j = 0; j < from->nlog; j++) {
-		if (from->log[j].delivered || !matches(&from->log[j], p))
-			continue;
-		from->log[j].delivered = true;
-		if (from->norder < FUZZ_LOG_MAX)
-			from->order[from->norder++] = j;
-		return;
+	/*
+	 * Which sent packet this was: first look among those at least as
+	 * long (delivered whole or cut to its header's length), and only
+	 * then among shorter ones it extends with the sender's zero padding.
+	 * Otherwise a dropped short packet whose bytes begin a later, longer
+	 * one would be credited with the later one's delivery.
+	 */
+	for (pass = 0; pass < 2; pass++) {
+		for (j = 0; j < from->nlog; j++) {
+			if (from->log[j].delivered ||
+			    (p->len > from->log[j].len) != pass ||
+			    !matches(&from->log[j], p))
+				continue;
+			from->log[j].delivered = true;
+			if (from->norder < FUZZ_LOG_MAX)
+				from->order[from->norder++] = j;
+			return;
+		}
 	}
 	net_fail(net, "node %d delivered a %u-byte packet node %d never sent, "
 		 "or delivered it twice", i, p->len, 1 - i);
