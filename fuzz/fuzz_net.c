@@ -151,7 +151,7 @@ static void check_tun(struct fuzz_net *net, int i, struct cwg_pkt *p)
 	struct fuzz_node *me = &net->n[i], *from = &net->n[1 - i];
 	struct cwg_allowedips_owner *o;
 	const uint8_t *d = p->data;
-	uint32_t j, total;
+	uint32_t j, total, first;
 	int pass;
 	int family;
 
@@ -191,16 +191,15 @@ static void check_tun(struct fuzz_net *net, int i, struct cwg_pkt *p)
 	if (from->log_full)
 		return;
 	/*
-	 * Which sent packet this was: first look among those at least as
-	 * long (delivered whole or cut to its header's length), and only
-	 * then among shorter ones it extends with the sender's zero padding.
-	 * Otherwise a dropped short packet whose bytes begin a later, longer
-	 * one would be credited with the later one's delivery.
+	 * Which sent packet this was. Contents alone can be ambiguous (a
+	 * dropped packet may begin with the bytes of a later one, or equal
+	 * it with its padding), and the data path keeps order, so look first
+	 * after the packet delivered last, then from the start.
 	 */
+	first = from->norder ? from->order[from->norder - 1] + 1 : 0;
 	for (pass = 0; pass < 2; pass++) {
-		for (j = 0; j < from->nlog; j++) {
+		for (j = pass ? 0 : first; j < (pass ? first : from->nlog); j++) {
 			if (from->log[j].delivered ||
-			    (p->len > from->log[j].len) != pass ||
 			    !matches(&from->log[j], p))
 				continue;
 			from->log[j].delivered = true;
