@@ -65,15 +65,25 @@ static const char *const fua_keys[] = {
 	"preshared_key", "protocol_version", "endpoint",
 	"last_handshake_time_sec", "last_handshake_time_nsec", "tx_bytes",
 	"rx_bytes", "persistent_keepalive_interval", "allowed_ip", "errno",
+	/* the stats=1 extension */
+	"handshake_initiations_rx", "handshake_responses_rx",
+	"cookie_replies_rx", "cookie_replies_tx", "handshakes_completed",
+	"keypairs_wiped",
 };
 
 static bool fua_known_key(const char *k, size_t n)
 {
+	char drop[64];
 	size_t i;
 
 	for (i = 0; i < sizeof(fua_keys) / sizeof(fua_keys[0]); i++)
 		if (strlen(fua_keys[i]) == n && !memcmp(fua_keys[i], k, n))
 			return true;
+	for (i = 0; i < CWG_DROP_MAX; i++) {
+		snprintf(drop, sizeof(drop), "drop_%s", cwg_drop_names[i]);
+		if (strlen(drop) == n && !memcmp(drop, k, n))
+			return true;
+	}
 	return false;
 }
 
