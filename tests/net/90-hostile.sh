@@ -50,24 +50,7 @@
 T_REQUIRE_CMDS=(ncat openssl ping ss timeout awk getconf)
 require_env
 
-# The tools beside IMPL (build-san/tools under SANITIZE), else build/tools.
-TOOLS=$(dirname "$IMPL_PATH")/tools
-[[ -d $TOOLS ]] || TOOLS=$REPO_DIR/build/tools
-# Under a sanitizer the daemon's RSS is mostly the sanitizer's (shadow
-# memory, quarantine): memory bounds are skipped there.
-SANITIZED=0
-grep -aqE '__(asan|tsan|msan)_init' "$IMPL_PATH" && SANITIZED=1
-# check_rss NAME CMD...: check, or a TAP skip under a sanitizer.
-check_rss() {
-	if ((SANITIZED)); then
-		pass "$1 # SKIP sanitizer build"
-		return 0
-	fi
-	check "$@"
-}
-for t in garbage cookie_probe; do
-	[[ -x $TOOLS/$t ]] || skip_all "missing $TOOLS/$t (make build/tools/$t)"
-done
+require_tools garbage cookie_probe
 
 SEED=${SEED:-$RANDOM$RANDOM}
 BYTES=${BYTES:-104857600}

@@ -31,22 +31,7 @@
 T_REQUIRE_CMDS=(openssl ss timeout awk sort cmp od base64)
 require_env
 
-# The tools beside IMPL (build-san/tools under SANITIZE), else build/tools.
-TOOLS=$(dirname "$IMPL_PATH")/tools
-[[ -d $TOOLS ]] || TOOLS=$REPO_DIR/build/tools
-# Under a sanitizer the daemon's RSS is mostly the sanitizer's (shadow
-# memory, quarantine): memory bounds are skipped there.
-SANITIZED=0
-grep -aqE '__(asan|tsan|msan)_init' "$IMPL_PATH" && SANITIZED=1
-# check_rss NAME CMD...: check, or a TAP skip under a sanitizer.
-check_rss() {
-	if ((SANITIZED)); then
-		pass "$1 # SKIP sanitizer build"
-		return 0
-	fi
-	check "$@"
-}
-[[ -x $TOOLS/uapi_client ]] || skip_all "missing $TOOLS/uapi_client (make build/tools/uapi_client)"
+require_tools uapi_client
 UC=$TOOLS/uapi_client
 
 SEED=${SEED:-$RANDOM$RANDOM}

@@ -168,6 +168,30 @@ require_env() {
 	diag "IMPL=$IMPL_PATH REF_IMPL=${REF_PATH:-none} prefix=$T_PFX"
 }
 
+# require_tools NAME...: the traffic tools built from tests/tools/, found
+# beside IMPL (build-san/tools under SANITIZE), else in build/tools; sets
+# TOOLS, and SANITIZED when IMPL is a sanitizer build.
+require_tools() {
+	local t
+	TOOLS=$(dirname "$IMPL_PATH")/tools
+	[[ -d $TOOLS ]] || TOOLS=$REPO_DIR/build/tools
+	SANITIZED=0
+	grep -aqE '__(asan|tsan|msan)_init' "$IMPL_PATH" && SANITIZED=1
+	for t in "$@"; do
+		[[ -x $TOOLS/$t ]] || skip_all "missing $TOOLS/$t (make build/tools/$t)"
+	done
+}
+
+# check_rss NAME CMD...: check, or a TAP skip under a sanitizer, where
+# the daemon's RSS is mostly the sanitizer's (shadow memory, quarantine).
+check_rss() {
+	if ((SANITIZED)); then
+		pass "$1 # SKIP sanitizer build"
+		return 0
+	fi
+	check "$@"
+}
+
 t_cleanup() {
 	local rc=$? ns pid pids=() i
 	trap - EXIT INT TERM
