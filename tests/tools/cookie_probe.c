@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include "crypto/crypto.h"
+#include "tools.h"
 
 #define INIT_LEN 148
 #define INIT_MAC1 116
@@ -38,51 +39,6 @@
 #define COOKIE_NONCE 8
 #define COOKIE_ENC 32
 #define MAX_PENDING 4096
-
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static int b64_val(int c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	return -1;
-}
-
-static int parse_key(const char *s, uint8_t key[32])
-{
-	uint32_t acc = 0;
-	int bits = 0, i, n = 0;
-
-	if (strlen(s) != 44 || s[43] != '=')
-		return -1;
-	for (i = 0; i < 43; i++) {
-		int v = b64_val((unsigned char)s[i]);
-
-		if (v < 0)
-			return -1;
-		acc = acc << 6 | (uint32_t)v;
-		bits += 6;
-		if (bits >= 8) {
-			bits -= 8;
-			key[n++] = (uint8_t)(acc >> bits);
-		}
-	}
-	return n == 32 ? 0 : -1;
-}
 
 static int parse_addr(const char *s, uint16_t port,
 		      struct sockaddr_storage *ss, socklen_t *len)

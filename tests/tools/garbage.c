@@ -36,6 +36,7 @@
 #include <unistd.h>
 
 #include "crypto/crypto.h"
+#include "tools.h"
 
 #define MAX_UDP 65507
 #define BATCH 32
@@ -80,52 +81,6 @@ static void rnd_fill(uint8_t *p, size_t n)
 		p += k;
 		n -= k;
 	}
-}
-
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static int b64_val(int c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	return -1;
-}
-
-/* A WireGuard key: 43 base64 characters and one '='. */
-static int parse_key(const char *s, uint8_t key[32])
-{
-	uint32_t acc = 0;
-	int bits = 0, i, n = 0;
-
-	if (strlen(s) != 44 || s[43] != '=')
-		return -1;
-	for (i = 0; i < 43; i++) {
-		int v = b64_val((unsigned char)s[i]);
-
-		if (v < 0)
-			return -1;
-		acc = acc << 6 | (uint32_t)v;
-		bits += 6;
-		if (bits >= 8) {
-			bits -= 8;
-			key[n++] = (uint8_t)(acc >> bits);
-		}
-	}
-	return n == 32 ? 0 : -1;
 }
 
 static int parse_addr(const char *s, uint16_t port, struct addr *a)
