@@ -33,37 +33,8 @@ keypair a && keypair b || bail "keys"
 IFQ=$(ifname q) IFB=$(ifname b)
 PA=51820 PB=51821
 
-# The wrapper ip(8).
-REAL_IP=$(command -v ip)
-mkdir -p "$T_TMP/bin"
-cat >"$T_TMP/bin/ip" <<EOF
-#!/bin/bash
-# Test wrapper: refuse kernel WireGuard links, pass everything else on.
-if [[ \$1 == link && \$2 == add && \${*: -2:1} == type && \${*: -1} == wireguard ]]; then
-	echo "cwg test wrapper: kernel WireGuard disabled for this test" >&2
-	exit 2
-fi
-exec $REAL_IP "\$@"
-EOF
-chmod +x "$T_TMP/bin/ip"
-WGQ_STOCK=$(readlink -f "$(command -v wg-quick)")
-cp "$WGQ_STOCK" "$T_TMP/bin/wg-quick" || bail "copy wg-quick"
+wgquick_prepare || bail "copy wg-quick"
 check "wg-quick copy is byte-identical to $WGQ_STOCK" cmp "$WGQ_STOCK" "$T_TMP/bin/wg-quick"
-HIDE_MOD=""
-if [[ -e /sys/module/wireguard ]]; then
-	HIDE_MOD="mount -t tmpfs cwgt-nomod /sys/module &&"
-	diag "kernel wireguard module loaded: hiding /sys/module from wg-quick"
-fi
-
-# wgq ARGS...: wg-quick in namespace a with the forced userspace path.
-# Output goes to a file: the daemon it starts inherits wg-quick's stdout,
-# and a pipe would stay open for the daemon's life.
-wgq() {
-	ip netns exec "$(ns a)" bash -c "$HIDE_MOD exec \"\$@\"" _ \
-		env PATH="$T_TMP/bin:$PATH" WG_QUICK_USERSPACE_IMPLEMENTATION="$IMPL_PATH" \
-		LOG_LEVEL="${LOG_LEVEL:-error}" timeout 30 "$T_TMP/bin/wg-quick" "$@" \
-		>"$T_TMP/wg-quick.$1.log" 2>&1 </dev/null
-}
 
 # The far side, configured by hand.
 start_impl b "$IFB" || bail "start $IMPL_PATH in b"

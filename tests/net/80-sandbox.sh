@@ -126,27 +126,7 @@ check "... saying why" grep -q CWG_SANDBOX <<<"$out"
 
 # ---- wg-quick with the sandbox on
 
-REAL_IP=$(command -v ip)
-mkdir -p "$T_TMP/bin"
-cat >"$T_TMP/bin/ip" <<EOF
-#!/bin/bash
-if [[ \$1 == link && \$2 == add && \${*: -2:1} == type && \${*: -1} == wireguard ]]; then
-	echo "cwg test wrapper: kernel WireGuard disabled for this test" >&2
-	exit 2
-fi
-exec $REAL_IP "\$@"
-EOF
-chmod +x "$T_TMP/bin/ip"
-cp "$(readlink -f "$(command -v wg-quick)")" "$T_TMP/bin/wg-quick" || bail "copy wg-quick"
-HIDE_MOD=""
-[[ -e /sys/module/wireguard ]] && HIDE_MOD="mount -t tmpfs cwgt-nomod /sys/module &&"
-
-wgq() {
-	ip netns exec "$(ns a)" bash -c "$HIDE_MOD exec \"\$@\"" _ \
-		env PATH="$T_TMP/bin:$PATH" WG_QUICK_USERSPACE_IMPLEMENTATION="$IMPL_PATH" \
-		LOG_LEVEL="${LOG_LEVEL:-error}" timeout 30 "$T_TMP/bin/wg-quick" "$@" \
-		>"$T_TMP/wg-quick.$1.log" 2>&1 </dev/null
-}
+wgquick_prepare || bail "copy wg-quick"
 
 start_impl b "$IFB" || bail "start $IMPL_PATH in b"
 wg_up b "$IFB" b $PB "$IN4_B/24" "$IN6_B/64" || bail "configure b"

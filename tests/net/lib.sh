@@ -182,6 +182,45 @@ require_tools() {
 	done
 }
 
+# wgquick_prepare: $T_TMP/bin gets a byte-identical copy of the stock
+# wg-quick beside an ip(8) wrapper that refuses only `ip link add ... type
+# wireguard` (wg-quick puts its own directory first in PATH, so a wrapper
+# elsewhere would lose to /usr/bin/ip). wg-quick then takes its userspace
+# path even where the kernel has WireGuard; where the module is loaded,
+# wgq also hides /sys/module, in the command's own mount namespace.
+wgquick_prepare() {
+	local real_ip
+	real_ip=$(command -v ip)
+	mkdir -p "$T_TMP/bin"
+	cat >"$T_TMP/bin/ip" <<WRAPPER
+#!/bin/bash
+# Test wrapper: refuse kernel WireGuard links, pass everything else on.
+if [[ \$1 == link && \$2 == add && \${*: -2:1} == type && \${*: -1} == wireguard ]]; then
+	echo "cwg test wrapper: kernel WireGuard disabled for this test" >&2
+	exit 2
+fi
+exec $real_ip "\$@"
+WRAPPER
+	chmod +x "$T_TMP/bin/ip"
+	WGQ_STOCK=$(readlink -f "$(command -v wg-quick)")
+	cp "$WGQ_STOCK" "$T_TMP/bin/wg-quick" || return 1
+	HIDE_MOD=""
+	if [[ -e /sys/module/wireguard ]]; then
+		HIDE_MOD="mount -t tmpfs cwgt-nomod /sys/module &&"
+		diag "kernel wireguard module loaded: hiding /sys/module from wg-quick"
+	fi
+}
+
+# wgq ARGS...: that wg-quick in namespace a, starting IMPL. Output goes
+# to $T_TMP/wg-quick.$1.log: the daemon it starts inherits wg-quick's
+# stdout, and a pipe would stay open for the daemon's life.
+wgq() {
+	ip netns exec "$(ns a)" bash -c "$HIDE_MOD exec \"\$@\"" _ \
+		env PATH="$T_TMP/bin:$PATH" WG_QUICK_USERSPACE_IMPLEMENTATION="$IMPL_PATH" \
+		LOG_LEVEL="${LOG_LEVEL:-error}" timeout 30 "$T_TMP/bin/wg-quick" "$@" \
+		>"$T_TMP/wg-quick.$1.log" 2>&1 </dev/null
+}
+
 # check_rss NAME CMD...: check, or a TAP skip under a sanitizer, where
 # the daemon's RSS is mostly the sanitizer's (shadow memory, quarantine).
 check_rss() {
