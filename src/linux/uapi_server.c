@@ -323,6 +323,10 @@ void cwg_uapi_server_client_event(struct cwg_uapi_server *s, void *client,
 	/* While unread answers fill the budget, no new request is taken up:
 	 * the tick retries once stalled readers have been closed. */
 	c->deferred = !c->input_done && total_pending(s) >= CWG_UAPI_OUT_BUDGET;
+	/* Hung up for good: nobody is left to answer, and epoll would keep
+	 * reporting it while the client waits. */
+	if (c->deferred && (events & (EPOLLHUP | EPOLLERR)))
+		goto close;
 	if ((events & (EPOLLIN | EPOLLHUP | EPOLLERR)) && !c->deferred &&
 	    !client_read(s, c))
 		goto close;
