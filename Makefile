@@ -19,6 +19,8 @@ LDLIBS := -lcrypto
 # The daemon alone links libseccomp, for its sandbox (src/linux/sandbox.c).
 DAEMON_LDLIBS := $(if $(wildcard src/linux/sandbox.c),-lseccomp)
 ifneq ($(SANITIZE),)
+# CWG_SANITIZED: the daemon leaves its sandbox off (see sandbox.c).
+ALL_CPPFLAGS += -DCWG_SANITIZED
 ALL_CFLAGS += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
 ALL_LDFLAGS += -fsanitize=$(SANITIZE)
 endif

@@ -168,6 +168,11 @@ require_env() {
 	diag "IMPL=$IMPL_PATH REF_IMPL=${REF_PATH:-none} prefix=$T_PFX"
 }
 
+# impl_sanitized: is IMPL built with a sanitizer runtime?
+impl_sanitized() {
+	grep -aqE '__(asan|tsan|msan)_init' "$IMPL_PATH"
+}
+
 # require_tools NAME...: the traffic tools built from tests/tools/, found
 # beside IMPL (build-san/tools under SANITIZE), else in build/tools; sets
 # TOOLS, and SANITIZED when IMPL is a sanitizer build.
@@ -176,7 +181,7 @@ require_tools() {
 	TOOLS=$(dirname "$IMPL_PATH")/tools
 	[[ -d $TOOLS ]] || TOOLS=$REPO_DIR/build/tools
 	SANITIZED=0
-	grep -aqE '__(asan|tsan|msan)_init' "$IMPL_PATH" && SANITIZED=1
+	impl_sanitized && SANITIZED=1
 	for t in "$@"; do
 		[[ -x $TOOLS/$t ]] || skip_all "missing $TOOLS/$t (make build/tools/$t)"
 	done

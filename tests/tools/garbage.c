@@ -374,5 +374,8 @@ int main(int argc, char **argv)
 	printf("sent=%llu errors=%llu seconds=%.2f pps=%.0f seed=%llu\n",
 	       sent, errors, t, t > 0 ? (double)sent / t : 0.0, seed);
 	cwg_wipe(mac1_key, sizeof(mac1_key));
+	for (i = 0; i < (int)nsrc; i++)
+		close(socks[i]);
+	free(socks);
 	return 0;
 }
