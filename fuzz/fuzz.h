@@ -100,4 +100,33 @@ struct fuzz_net_report {
 };
 extern struct fuzz_net_report fuzz_net_last;
 
+#ifdef CWG_LIBFUZZER
+#include <stdio.h>
+#include <stdlib.h>
+
+/*
+ * The libFuzzer entry points around one harness: fn returns non-zero on
+ * a failed check, which becomes an abort with fuzz_failure()'s message.
+ */
+#define CWG_FUZZ_TARGET(fn)                                                \
+	int LLVMFuzzerInitialize(int *argc, char ***argv);                 \
+	int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);      \
+	int LLVMFuzzerInitialize(int *argc, char ***argv)                  \
+	{                                                                  \
+		(void)argc;                                                \
+		(void)argv;                                                \
+		if (!fuzz_init())                                          \
+			abort();                                           \
+		return 0;                                                  \
+	}                                                                  \
+	int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)       \
+	{                                                                  \
+		if (fn(data, size)) {                                      \
+			fprintf(stderr, #fn ": %s\n", fuzz_failure());     \
+			abort();                                           \
+		}                                                          \
+		return 0;                                                  \
+	}
+#endif
+
 #endif

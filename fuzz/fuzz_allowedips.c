@@ -410,14 +410,5 @@ int fuzz_allowedips(const uint8_t *data, size_t size)
 }
 
 #ifdef CWG_LIBFUZZER
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
-{
-	if (fuzz_allowedips(data, size)) {
-		fprintf(stderr, "fuzz_allowedips: %s\n", fuzz_failure());
-		abort();
-	}
-	return 0;
-}
+CWG_FUZZ_TARGET(fuzz_allowedips)
 #endif

@@ -291,24 +291,5 @@ int fuzz_uapi(const uint8_t *data, size_t size)
 }
 
 #ifdef CWG_LIBFUZZER
-int LLVMFuzzerInitialize(int *argc, char ***argv);
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-int LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-	(void)argc;
-	(void)argv;
-	if (!fuzz_init())
-		abort();
-	return 0;
-}
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
-{
-	if (fuzz_uapi(data, size)) {
-		fprintf(stderr, "fuzz_uapi: %s\n", fuzz_failure());
-		abort();
-	}
-	return 0;
-}
+CWG_FUZZ_TARGET(fuzz_uapi)
 #endif
