@@ -139,6 +139,17 @@ static inline struct cwg_pkt *cwg_pkt_list_pop(struct cwg_pkt_list *l)
 	}
 	return p;
 }
+/* Moves all of from onto the end of l, in order; from is left empty. */
+static inline void cwg_pkt_list_concat(struct cwg_pkt_list *l,
+				       struct cwg_pkt_list *from)
+{
+	if (!from->head)
+		return;
+	*l->tail = from->head;
+	l->tail = from->tail;
+	l->count += from->count;
+	cwg_pkt_list_init(from);
+}
 
 /* What a call wants emitted. The caller initializes both lists and owns
  * every packet on them afterwards. */

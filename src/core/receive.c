@@ -55,61 +55,133 @@ static uint32_t inner_packet(const uint8_t *p, uint32_t len, int *family,
 	return 0;
 }
 
-static void receive_data(struct cwg_device *dev, struct cwg_pkt *pkt,
-			 uint64_t now, struct cwg_out *out)
+/* Where a run's authenticated packets stand once opened and checked. */
+struct data_run {
+	struct cwg_pkt_list deliver;	/* plaintext for the TUN */
+	struct cwg_endpoint ep;		/* the last authenticated sender */
+	uint64_t rx_bytes;		/* of what is delivered or a keepalive */
+	bool authenticated;		/* at least one packet was */
+	bool data;			/* at least one carried a good packet */
+};
+
+/*
+ * One authenticated, fresh packet: it counts for the peer's endpoint and
+ * timers whatever it holds, and is delivered only if its inner source
+ * belongs to the peer that sent it (cryptokey routing).
+ */
+static void run_classify(struct cwg_device *dev, struct cwg_peer *peer,
+			 struct cwg_pkt *pkt, struct data_run *r)
 {
-	uint8_t *msg = pkt->data;
-	uint32_t wire_len = pkt->len, plain_len, inner_len = 0;
-	uint64_t counter = cwg_get_le64(msg + CWG_DATA_COUNTER);
-	struct cwg_keypair *kp;
-	struct cwg_peer *peer;
-	struct cwg_allowedips_owner *owner;
+	uint8_t *plain = pkt->data + CWG_DATA_PAYLOAD;
+	uint32_t wire_len = pkt->len, inner_len;
+	uint32_t plain_len = wire_len - CWG_DATA_PAYLOAD - CWG_AEAD_TAG_LEN;
 	const uint8_t *src = NULL;
 	int family = 0;
-	enum cwg_drop why = CWG_DROP_MAX;
-	bool ok;
 
-	kp = keypair_get(dev, cwg_get_le32(msg + CWG_DATA_RECEIVER));
-	if (!kp) {
-		cwg_drop_pkt(dev, pkt, CWG_DROP_UNKNOWN_INDEX);
+	r->authenticated = true;
+	r->ep = pkt->ep;
+	if (!plain_len) {
+		r->rx_bytes += wire_len;
+		cwg_pkt_free(pkt); /* a keepalive */
 		return;
 	}
-	if (counter >= CWG_REJECT_AFTER_MESSAGES ||
-	    cwg_expired(kp->birth, now, CWG_REJECT_AFTER_TIME_NS)) {
-		why = CWG_DROP_KEY_EXPIRED;
-		goto out;
+	inner_len = inner_packet(plain, plain_len, &family, &src);
+	if (!inner_len) {
+		cwg_drop_pkt(dev, pkt, CWG_DROP_BAD_INNER);
+		return;
 	}
-	plain_len = wire_len - CWG_DATA_PAYLOAD - CWG_AEAD_TAG_LEN;
-	if (!cwg_aead_open(msg + CWG_DATA_PAYLOAD, msg + CWG_DATA_PAYLOAD,
-			   wire_len - CWG_DATA_PAYLOAD, NULL, 0, counter,
-			   kp->recv_key)) {
-		why = CWG_DROP_BAD_TAG;
-		goto out;
+	if (cwg_allowedips_lookup(&dev->allowedips, family, src) !=
+	    &peer->allowedips) {
+		cwg_drop_pkt(dev, pkt, CWG_DROP_NOT_ALLOWED);
+		return;
 	}
+	r->data = true;
+	r->rx_bytes += wire_len;
+	pkt->data = plain;
+	pkt->len = inner_len;
+	pkt->peer = peer;
+	cwg_pkt_list_append(&r->deliver, pkt);
+}
+
+
+/* Opens the run's packets under kp and checks them against the replay
+ * window, all without the peer's lock; what survives lands in r. */
+static void run_open(struct cwg_device *dev, struct cwg_keypair *kp,
+		     struct cwg_pkt_list *run, uint64_t now,
+		     struct data_run *r)
+{
+	struct cwg_pkt_list opened;
+	struct cwg_pkt *pkt;
+
+	cwg_pkt_list_init(&opened);
+	while ((pkt = cwg_pkt_list_pop(run))) {
+		uint8_t *msg = pkt->data;
+		uint64_t counter = cwg_get_le64(msg + CWG_DATA_COUNTER);
+
+		if (counter >= CWG_REJECT_AFTER_MESSAGES ||
+		    cwg_expired(kp->birth, now, CWG_REJECT_AFTER_TIME_NS)) {
+			cwg_drop_pkt(dev, pkt, CWG_DROP_KEY_EXPIRED);
+			continue;
+		}
+		if (!cwg_aead_open(msg + CWG_DATA_PAYLOAD,
+				   msg + CWG_DATA_PAYLOAD,
+				   pkt->len - CWG_DATA_PAYLOAD, NULL, 0,
+				   counter, kp->recv_key)) {
+			cwg_drop_pkt(dev, pkt, CWG_DROP_BAD_TAG);
+			continue;
+		}
+		cwg_pkt_list_append(&opened, pkt);
+	}
+
+	/* The window only ever sees authentic counters, in arrival order. */
 	cwg_mutex_lock(&kp->replay_lock);
-	ok = cwg_replay_check(&kp->replay, counter);
+	while ((pkt = cwg_pkt_list_pop(&opened))) {
+		if (!cwg_replay_check(&kp->replay,
+				      cwg_get_le64(pkt->data +
+						   CWG_DATA_COUNTER))) {
+			cwg_drop_pkt(dev, pkt, CWG_DROP_REPLAYED_COUNTER);
+			continue;
+		}
+		cwg_pkt_list_append(run, pkt);
+	}
 	cwg_mutex_unlock(&kp->replay_lock);
-	if (!ok) {
-		why = CWG_DROP_REPLAYED_COUNTER;
-		goto out;
+
+	while ((pkt = cwg_pkt_list_pop(run)))
+		run_classify(dev, kp->peer, pkt, r);
+}
+
+/*
+ * A run of data packets that name one receiver index: the index table,
+ * the replay window and the peer each take their lock once per run, not
+ * once per packet. The peer's state moves as if the run's packets had
+ * come one by one: the endpoint is the last authenticated packet's.
+ */
+static void receive_data_run(struct cwg_device *dev, struct cwg_pkt_list *run,
+			     uint64_t now, struct cwg_out *out)
+{
+	struct cwg_keypair *kp;
+	struct cwg_peer *peer;
+	struct data_run r = { .authenticated = false };
+
+	kp = keypair_get(dev, cwg_get_le32(run->head->data +
+					   CWG_DATA_RECEIVER));
+	if (!kp) {
+		struct cwg_pkt *pkt;
+
+		while ((pkt = cwg_pkt_list_pop(run)))
+			cwg_drop_pkt(dev, pkt, CWG_DROP_UNKNOWN_INDEX);
+		return;
+	}
+	cwg_pkt_list_init(&r.deliver);
+	run_open(dev, kp, run, now, &r);
+	if (!r.authenticated) {
+		keypair_put(kp);
+		return;
 	}
 
 	peer = kp->peer;
-	if (plain_len) {
-		inner_len = inner_packet(msg + CWG_DATA_PAYLOAD, plain_len,
-					 &family, &src);
-		if (!inner_len)
-			why = CWG_DROP_BAD_INNER;
-		else {
-			owner = cwg_allowedips_lookup(&dev->allowedips, family,
-						      src);
-			if (owner != &peer->allowedips)
-				why = CWG_DROP_NOT_ALLOWED;
-		}
-	}
-
 	cwg_mutex_lock(&peer->lock);
-	peer_set_endpoint_from(peer, &pkt->ep);
+	peer_set_endpoint_from(peer, &r.ep);
 	if (peer_received_with_keypair(peer, kp)) {
 		timers_handshake_complete(peer, now);
 		send_staged(peer, now, out);
@@ -126,48 +198,49 @@ static void receive_data(struct cwg_device *dev, struct cwg_pkt *pkt,
 	}
 	timers_any_authenticated_packet_received(peer);
 	timers_any_authenticated_packet_traversal(peer, now);
-	if (plain_len && why == CWG_DROP_MAX)
+	if (r.data)
 		timers_data_received(peer, now);
 	cwg_mutex_unlock(&peer->lock);
-	if (why != CWG_DROP_MAX)
-		goto out;
-	cwg_atomic_add_relaxed(&peer->rx_bytes, wire_len);
-	if (!plain_len) {
-		cwg_pkt_free(pkt); /* a keepalive */
-	} else {
-		pkt->data = msg + CWG_DATA_PAYLOAD;
-		pkt->len = inner_len;
-		pkt->peer = peer;
-		cwg_pkt_list_append(&out->tun, pkt);
-	}
+	cwg_atomic_add_relaxed(&peer->rx_bytes, r.rx_bytes);
+	cwg_pkt_list_concat(&out->tun, &r.deliver);
 	keypair_put(kp);
-	return;
-out:
-	keypair_put(kp);
-	cwg_drop_pkt(dev, pkt, why);
 }
 
 void cwg_device_receive(struct cwg_device *dev, struct cwg_pkt_list *in,
 			uint64_t now, struct cwg_out *out)
 {
+	struct cwg_pkt_list run;
+	uint32_t run_index = 0, type;
 	struct cwg_pkt *p;
-	uint32_t type;
 
+	cwg_pkt_list_init(&run);
 	cwg_rwlock_rdlock(&dev->cfg_lock);
 	while ((p = cwg_pkt_list_pop(in))) {
 		type = cwg_msg_type(p->data, p->len);
-		if (type == CWG_MSG_DATA) {
-			if (p->len < CWG_MSG_DATA_MIN_LEN)
-				cwg_drop_pkt(dev, p, CWG_DROP_BAD_LENGTH);
-			else
-				receive_data(dev, p, now, out);
-		} else if (type >= CWG_MSG_INITIATION &&
-			   type <= CWG_MSG_COOKIE_REPLY) {
+		if (type == CWG_MSG_DATA && p->len >= CWG_MSG_DATA_MIN_LEN) {
+			uint32_t index = cwg_get_le32(p->data +
+						      CWG_DATA_RECEIVER);
+
+			if (run.count && index != run_index)
+				receive_data_run(dev, &run, now, out);
+			run_index = index;
+			cwg_pkt_list_append(&run, p);
+			continue;
+		}
+		/* A handshake message may change the session the run's
+		 * packets belong to: finish the run first. */
+		if (run.count)
+			receive_data_run(dev, &run, now, out);
+		if (type == CWG_MSG_DATA)
+			cwg_drop_pkt(dev, p, CWG_DROP_BAD_LENGTH);
+		else if (type >= CWG_MSG_INITIATION &&
+			 type <= CWG_MSG_COOKIE_REPLY)
 			handshake_receive(dev, p, now, out);
-		} else {
+		else
 			cwg_drop_pkt(dev, p, p->len < 4 ? CWG_DROP_BAD_LENGTH :
 				     CWG_DROP_UNKNOWN_TYPE);
-		}
 	}
+	if (run.count)
+		receive_data_run(dev, &run, now, out);
 	cwg_rwlock_unlock(&dev->cfg_lock);
 }

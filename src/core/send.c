@@ -243,12 +243,7 @@ static void send_group(struct cwg_device *dev, struct cwg_peer *peer,
 		return;
 	}
 	/* Append the group to what already waits, preserving order. */
-	if (group->head) {
-		*peer->staged.tail = group->head;
-		peer->staged.tail = group->tail;
-		peer->staged.count += group->count;
-		cwg_pkt_list_init(group);
-	}
+	cwg_pkt_list_concat(&peer->staged, group);
 	run = send_prepare(peer, now, out, &job);
 	cwg_mutex_unlock(&peer->lock);
 	if (run)

@@ -740,6 +740,108 @@ static void test_roaming_and_filter(void)
 	node_free(&b);
 }
 
+/* B's received-bytes counter for A. */
+static uint64_t rx_bytes(struct node *n)
+{
+	struct cwg_peer_info info;
+
+	cwg_device_cfg_rdlock(n->dev);
+	cwg_peer_get_info(n->peer, &info);
+	cwg_device_cfg_unlock(n->dev);
+	return info.rx_bytes;
+}
+
+/*
+ * One receive batch mixing good, forged, replayed and foreign packets of
+ * one session: the core handles a session's packets as a run (one lock
+ * of each kind per run), and the outcome must be what one-by-one
+ * handling gives: every bad packet dropped with its own reason, the good
+ * ones delivered in order, the endpoint that of the last authenticated
+ * packet, the byte counter only what was delivered.
+ */
+static void test_batched_run(void)
+{
+	struct node a, b;
+	struct cwg_endpoint ep2 = { .family = 4, .port = 4002,
+				    .addr = { 198, 51, 100, 2 } };
+	struct cwg_endpoint ep3 = { .family = 4, .port = 4003,
+				    .addr = { 198, 51, 100, 3 } };
+	uint8_t other[4] = { 10, 0, 0, 99 };
+	struct cwg_pkt *d[5], *p;
+	struct cwg_pkt_list in;
+	struct cwg_out out;
+	uint64_t rx0, want_rx;
+	uint32_t seqs[3] = { 0 }, n = 0;
+	int i;
+
+	setup(&a, &b, false);
+	send_from(&a, &b, 0);
+	pump(&a, &b, NULL, NULL);
+	count_tun(&b);
+	for (i = 0; i < 4; i++)
+		send_from(&a, &b, 100 + (uint32_t)i);
+	cwg_pkt_list_init(&in);
+	cwg_out_init(&out);
+	cwg_pkt_list_append(&in, ip_packet(other, b.inner, 104, 100));
+	cwg_device_send(a.dev, &in, now, &out);
+	collect(&a, &out);
+	ok(a.wire.count == 5, "A sealed five data packets");
+	for (i = 0; i < 5; i++) {
+		d[i] = cwg_pkt_list_pop(&a.wire);
+		d[i]->ep = a.addr;
+	}
+	rx0 = rx_bytes(&b);
+	want_rx = (uint64_t)d[0]->len + d[2]->len + d[3]->len;
+
+	/* good, forged tag, replay of the first, good, unknown index, good
+	 * from ep2, not-allowed inner source from ep3. */
+	cwg_pkt_list_init(&in);
+	cwg_pkt_list_append(&in, pkt_from(d[0]->data, d[0]->len));
+	p = pkt_from(d[1]->data, d[1]->len);
+	p->data[p->len - 1] ^= 1;
+	cwg_pkt_list_append(&in, p);
+	cwg_pkt_list_append(&in, pkt_from(d[0]->data, d[0]->len));
+	cwg_pkt_list_append(&in, pkt_from(d[2]->data, d[2]->len));
+	p = pkt_from(d[1]->data, d[1]->len);
+	cwg_put_le32(p->data + 4, b.peer->kp_current->idx.entry.index ^ 1);
+	cwg_pkt_list_append(&in, p);
+	p = pkt_from(d[3]->data, d[3]->len);
+	p->ep = ep2;
+	cwg_pkt_list_append(&in, p);
+	p = pkt_from(d[4]->data, d[4]->len);
+	p->ep = ep3;
+	cwg_pkt_list_append(&in, p);
+	for (p = in.head; p; p = p->next)
+		if (!p->ep.family)
+			p->ep = a.addr;
+	cwg_out_init(&out);
+	cwg_device_receive(b.dev, &in, now, &out);
+	collect(&b, &out);
+
+	for (p = b.tun.head; p && n < 3; p = p->next)
+		seqs[n++] = cwg_get_be32(p->data + 20);
+	ok(b.tun.count == 3 && seqs[0] == 100 && seqs[1] == 102 &&
+		   seqs[2] == 103,
+	   "the three good packets delivered, in order (%u: %u %u %u)",
+	   b.tun.count, seqs[0], seqs[1], seqs[2]);
+	ok(drops(&b, CWG_DROP_BAD_TAG) == 1 &&
+		   drops(&b, CWG_DROP_REPLAYED_COUNTER) == 1 &&
+		   drops(&b, CWG_DROP_UNKNOWN_INDEX) == 1 &&
+		   drops(&b, CWG_DROP_NOT_ALLOWED) == 1,
+	   "forged, replayed, unknown-index and foreign each dropped once");
+	ok(b.peer->endpoint.port == 4003 && b.peer->endpoint.addr[3] == 3,
+	   "the endpoint is the last authenticated packet's (port %u)",
+	   b.peer->endpoint.port);
+	ok(rx_bytes(&b) - rx0 == want_rx,
+	   "received bytes count what was delivered (%llu, want %llu)",
+	   (unsigned long long)(rx_bytes(&b) - rx0),
+	   (unsigned long long)want_rx);
+	for (i = 0; i < 5; i++)
+		cwg_pkt_free(d[i]);
+	node_free(&a);
+	node_free(&b);
+}
+
 int main(void)
 {
 	const char *s = getenv("CWG_SEED");
@@ -760,5 +862,6 @@ int main(void)
 	test_simultaneous();
 	test_malformed();
 	test_roaming_and_filter();
+	test_batched_run();
 	return done_testing();
 }
