@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,7 +27,7 @@
 #define TX_MAX_SEGS 192
 /* One TUN read: the virtio header and the largest IP packet. */
 #define TUN_SCRATCH (CWG_VNET_HDR_LEN + 65536)
-/* TCP flows the RX side coalesces at once. */
+/* TCP and UDP flows the RX side coalesces at once. */
 #define GRO_GROUPS 8
 
 uint64_t cwg_now_ns(void)
@@ -289,7 +290,13 @@ struct rx_state {
 	struct cwg_gro_group groups[GRO_GROUPS];
 	struct cwg_pkt_list members[GRO_GROUPS];
 	uint32_t ngroups;
-	bool coalesce;		/* cleared if the kernel refuses our GSO writes */
+	/* TCP and UDP coalescing, each cleared if the kernel refuses our
+	 * GSO writes of it. */
+	bool coalesce;
+	bool coalesce_udp;
+	/* Coalesced writes the kernel did not refuse (a full queue drops
+	 * one silently) and the packets they held, for the exit log. */
+	uint64_t tcp_writes, tcp_segs, udp_writes, udp_segs;
 	/* Handshakes seen since the socket was last found drained: while
 	 * every batch comes back full the kernel queue holds more, so this
 	 * running count is the backlog estimate the core's load check uses. */
@@ -352,6 +359,7 @@ static void gro_flush(struct cwg_daemon *d, struct rx_state *st, uint32_t k,
 	struct iovec iov[CWG_OFFLOAD_MAX_SEGS + 1];
 	uint8_t hdr[CWG_VNET_HDR_LEN];
 	struct cwg_vnet_hdr vh;
+	bool udp = g->hi.proto == IPPROTO_UDP;
 	int n = 0;
 	struct cwg_pkt *p;
 
@@ -370,10 +378,20 @@ static void gro_flush(struct cwg_daemon *d, struct rx_state *st, uint32_t k,
 		}
 		if (!tun_write_iov(d, iov, n)) {
 			/* The group is lost (its head is rewritten); later
-			 * packets go singly. */
-			st->coalesce = false;
-			cwg_log_error("TUN refused a coalesced packet; "
-				      "writing packets singly from now on");
+			 * packets of its protocol go singly. */
+			if (udp)
+				st->coalesce_udp = false;
+			else
+				st->coalesce = false;
+			cwg_log_error("TUN refused a coalesced %s packet; "
+				      "writing %s packets singly from now on",
+				      udp ? "UDP" : "TCP", udp ? "UDP" : "TCP");
+		} else if (udp) {
+			st->udp_writes++;
+			st->udp_segs += g->count;
+		} else {
+			st->tcp_writes++;
+			st->tcp_segs += g->count;
 		}
 	}
 	while ((p = cwg_pkt_list_pop(l)))
@@ -388,13 +406,23 @@ static void gro_flush_all(struct cwg_daemon *d, struct rx_state *st,
 	st->ngroups = 0;
 }
 
+/* Whether p may be coalesced (then gi describes it). */
+static bool gro_candidate(const struct rx_state *st, const struct cwg_pkt *p,
+			  struct cwg_gro_info *gi)
+{
+	if (st->coalesce && cwg_gro_parse(p->data, p->len, gi))
+		return true;
+	return st->coalesce_udp && cwg_gro_parse_udp(p->data, p->len, gi);
+}
+
 /*
  * Decrypted packets to a TUN with virtio headers. In-order TCP segments
- * of one flow are coalesced into one super-packet (the kernel takes it
- * as GRO would have made it); everything else goes out singly. A flow's
- * packets never overtake each other: a packet that cannot join its
- * flow's group flushes that group first, and one that is no candidate
- * at all flushes every group.
+ * of one flow, and consecutive equal-sized datagrams of one UDP flow
+ * (when the TUN took USO), are coalesced into one super-packet (the
+ * kernel takes it as GRO would have made it); everything else goes out
+ * singly. A flow's packets never overtake each other: a packet that
+ * cannot join its flow's group flushes that group first, and one that
+ * is no candidate at all flushes every group.
  */
 static void tun_write_vnet(struct cwg_daemon *d, struct rx_state *st,
 			   struct cwg_pkt_list *l)
@@ -409,7 +437,7 @@ static void tun_write_vnet(struct cwg_daemon *d, struct rx_state *st,
 		uint32_t k;
 		enum cwg_gro_verdict v = CWG_GRO_OTHER_FLOW;
 
-		if (!st->coalesce || !cwg_gro_parse(p->data, p->len, &gi)) {
+		if (!gro_candidate(st, p, &gi)) {
 			gro_flush_all(d, st, &done);
 			tun_write_single(d, p);
 			cwg_pkt_list_append(&done, p);
@@ -479,6 +507,10 @@ static void *rx_main(void *arg)
 	if (st) {
 		st->io = malloc(sizeof(*st->io));
 		st->coalesce = true;
+		/* Kernels that take GSO_UDP_L4 writes (6.2) are the ones
+		 * that have USO; tun.c asks for both families or neither. */
+		st->coalesce_udp = (d->tun.offloads & CWG_TUN_F_USO4) &&
+				   (d->tun.offloads & CWG_TUN_F_USO6);
 		for (int k = 0; k < GRO_GROUPS; k++)
 			cwg_pkt_list_init(&st->members[k]);
 		/* Pages are only touched as GRO fills them. */
@@ -510,6 +542,12 @@ static void *rx_main(void *arg)
 		if (__atomic_load_n(&d->tun_dead, __ATOMIC_ACQUIRE))
 			break;
 	}
+	cwg_log_verbose("RX thread: %llu coalesced TCP writes of %llu "
+			"segments, %llu coalesced UDP writes of %llu datagrams",
+			(unsigned long long)st->tcp_writes,
+			(unsigned long long)st->tcp_segs,
+			(unsigned long long)st->udp_writes,
+			(unsigned long long)st->udp_segs);
 	free(st->io);
 	free(st->gro_scratch);
 	free(st);

@@ -319,7 +319,7 @@ int cwg_offload_segment(const struct cwg_vnet_hdr *h, const uint8_t *pkt,
 	return (int)s.count;
 }
 
-/* ---- TCP coalescing ---- */
+/* ---- TCP and UDP coalescing ---- */
 
 bool cwg_gro_parse(const uint8_t *pkt, uint32_t len, struct cwg_gro_info *gi)
 {
@@ -329,6 +329,7 @@ bool cwg_gro_parse(const uint8_t *pkt, uint32_t len, struct cwg_gro_info *gi)
 	if (len < 40)
 		return false;
 	memset(gi, 0, sizeof(*gi));
+	gi->proto = IPPROTO_TCP_;
 	gi->family = pkt[0] >> 4;
 	if (gi->family == 4) {
 		uint16_t frag = cwg_get_be16(pkt + 6);
@@ -360,6 +361,59 @@ bool cwg_gro_parse(const uint8_t *pkt, uint32_t len, struct cwg_gro_info *gi)
 	       !(gi->tcp_flags & ~(CWG_TCP_ACK | CWG_TCP_PSH));
 }
 
+/*
+ * The checksums are verified here because the super-packet gets new
+ * ones: a datagram that arrived damaged would otherwise come out of the
+ * kernel's segmentation looking sound. A zero UDP checksum (none, over
+ * IPv4) is refused as the kernel's own UDP GRO refuses it: segmentation
+ * would give each datagram a checksum it never had.
+ */
+bool cwg_gro_parse_udp(const uint8_t *pkt, uint32_t len,
+		       struct cwg_gro_info *gi)
+{
+	const uint8_t *udp;
+	uint64_t pseudo;
+	uint32_t l4_len;
+
+	if (len < 28)
+		return false;
+	memset(gi, 0, sizeof(*gi));
+	gi->proto = IPPROTO_UDP_;
+	gi->family = pkt[0] >> 4;
+	if (gi->family == 4) {
+		uint16_t frag = cwg_get_be16(pkt + 6);
+
+		gi->l4_off = (uint16_t)((pkt[0] & 15) * 4);
+		if (gi->l4_off < 20 || pkt[9] != IPPROTO_UDP_ ||
+		    cwg_get_be16(pkt + 2) != len || (frag & IP4_MF_OFFSET) ||
+		    gi->l4_off + 8u >= len ||
+		    cwg_csum_fold(cwg_csum_partial(pkt, gi->l4_off, 0)) !=
+			    0xffff)
+			return false;
+		gi->ip_id = cwg_get_be16(pkt + 4);
+		gi->df = frag & IP4_DF;
+	} else if (gi->family == 6) {
+		gi->l4_off = 40;
+		if (len <= 48 || pkt[6] != IPPROTO_UDP_ ||
+		    40u + cwg_get_be16(pkt + 4) != len)
+			return false;
+	} else {
+		return false;
+	}
+	/* Past here some payload is certain: the kernel refuses a GSO
+	 * packet no longer than one segment, and gso_size 0. */
+	udp = pkt + gi->l4_off;
+	l4_len = len - gi->l4_off;
+	gi->hdr_len = (uint16_t)(gi->l4_off + 8);
+	gi->payload_len = len - gi->hdr_len;
+	if (cwg_get_be16(udp + 4) != l4_len || (!udp[6] && !udp[7]))
+		return false;
+	pseudo = gi->family == 4 ?
+		cwg_csum_pseudo(4, pkt + 12, pkt + 16, IPPROTO_UDP_, l4_len) :
+		cwg_csum_pseudo(6, pkt + 8, pkt + 24, IPPROTO_UDP_, l4_len);
+	return cwg_csum_fold(cwg_csum_partial(udp, l4_len, pseudo)) == 0xffff;
+}
+
 void cwg_gro_start(struct cwg_gro_group *g, uint8_t *pkt,
 		   const struct cwg_gro_info *gi)
 {
@@ -376,7 +430,7 @@ void cwg_gro_start(struct cwg_gro_group *g, uint8_t *pkt,
 static bool same_flow(const uint8_t *a, const struct cwg_gro_info *ai,
 		      const uint8_t *b, const struct cwg_gro_info *bi)
 {
-	if (ai->family != bi->family)
+	if (ai->family != bi->family || ai->proto != bi->proto)
 		return false;
 	if (ai->family == 4 ? memcmp(a + 12, b + 12, 8) :
 			      memcmp(a + 8, b + 8, 32))
@@ -394,7 +448,8 @@ enum cwg_gro_verdict cwg_gro_check(const struct cwg_gro_group *g,
 	if (!same_flow(h, hi, pkt, gi))
 		return CWG_GRO_OTHER_FLOW;
 	if (g->closed || gi->hdr_len != hi->hdr_len ||
-	    gi->l4_off != hi->l4_off || gi->seq != g->next_seq ||
+	    gi->l4_off != hi->l4_off ||
+	    (hi->proto == IPPROTO_TCP_ && gi->seq != g->next_seq) ||
 	    gi->payload_len > hi->payload_len ||
 	    g->count >= CWG_OFFLOAD_MAX_SEGS ||
 	    hi->hdr_len + g->payload + gi->payload_len > IP_MAX_TOTAL)
@@ -405,11 +460,18 @@ enum cwg_gro_verdict cwg_gro_check(const struct cwg_gro_group *g,
 		if (memcmp(h, pkt, 2) || memcmp(h + 6, pkt + 6, 4) ||
 		    memcmp(h + 20, pkt + 20, hi->l4_off - 20u))
 			return CWG_GRO_FLUSH;
-		if (!hi->df && gi->ip_id != (uint16_t)(g->last_id + 1))
+		/* The kernel's UDP GRO ignores IDs (segmentation numbers
+		 * them anew), and so does wireguard-go's. */
+		if (hi->proto == IPPROTO_TCP_ && !hi->df &&
+		    gi->ip_id != (uint16_t)(g->last_id + 1))
 			return CWG_GRO_FLUSH;
 	} else if (memcmp(h, pkt, 4) || memcmp(h + 6, pkt + 6, 2)) {
 		return CWG_GRO_FLUSH;
 	}
+	/* UDP has nothing else: the ports matched, lengths and checksums
+	 * are each datagram's own. */
+	if (hi->proto == IPPROTO_UDP_)
+		return CWG_GRO_APPEND;
 	ht = h + hi->l4_off;
 	pt = pkt + gi->l4_off;
 	/* Ack number, data offset, window, urgent pointer and options;
@@ -434,30 +496,37 @@ void cwg_gro_append(struct cwg_gro_group *g, const struct cwg_gro_info *gi)
 
 void cwg_gro_finish(struct cwg_gro_group *g, struct cwg_vnet_hdr *h)
 {
-	uint8_t *p = g->head, *tcp = p + g->hi.l4_off;
+	uint8_t *p = g->head, *l4 = p + g->hi.l4_off, proto = g->hi.proto;
 	uint32_t total = g->hi.hdr_len + g->payload;
+	uint32_t l4_len = total - g->hi.l4_off;
+	uint32_t field = proto == IPPROTO_UDP_ ? 6 : 16;
 	uint64_t pseudo;
 
 	if (g->hi.family == 4) {
 		cwg_put_be16(p + 2, (uint16_t)total);
 		cwg_ipv4_set_csum(p, g->hi.l4_off);
-		pseudo = cwg_csum_pseudo(4, p + 12, p + 16, IPPROTO_TCP_,
-					 total - g->hi.l4_off);
+		pseudo = cwg_csum_pseudo(4, p + 12, p + 16, proto, l4_len);
 	} else {
 		cwg_put_be16(p + 4, (uint16_t)(total - 40));
-		pseudo = cwg_csum_pseudo(6, p + 8, p + 24, IPPROTO_TCP_,
-					 total - 40);
+		pseudo = cwg_csum_pseudo(6, p + 8, p + 24, proto, l4_len);
 	}
-	if (g->psh)
-		tcp[13] |= CWG_TCP_PSH;
+	if (proto == IPPROTO_UDP_)
+		/* The whole: the kernel's segmentation adjusts the pseudo
+		 * sum from this length to each datagram's. */
+		cwg_put_be16(l4 + 4, (uint16_t)l4_len);
+	else if (g->psh)
+		l4[13] |= CWG_TCP_PSH;
 	/* CHECKSUM_PARTIAL's convention: the field holds the pseudo-header
 	 * sum, uncomplemented; whoever finishes the sum adds the rest. */
-	put_csum(tcp + 16, cwg_csum_fold(pseudo));
+	put_csum(l4 + field, cwg_csum_fold(pseudo));
 	h->flags = CWG_VNET_F_NEEDS_CSUM;
-	h->gso_type = g->hi.family == 4 ? CWG_VNET_GSO_TCPV4 :
-					  CWG_VNET_GSO_TCPV6;
+	if (proto == IPPROTO_UDP_)
+		h->gso_type = CWG_VNET_GSO_UDP_L4;
+	else
+		h->gso_type = g->hi.family == 4 ? CWG_VNET_GSO_TCPV4 :
+						  CWG_VNET_GSO_TCPV6;
 	h->hdr_len = g->hi.hdr_len;
 	h->gso_size = (uint16_t)g->hi.payload_len;
 	h->csum_start = g->hi.l4_off;
-	h->csum_offset = 16;
+	h->csum_offset = (uint16_t)field;
 }

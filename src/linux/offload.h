@@ -9,7 +9,8 @@
  *   - Internet checksums (RFC 1071);
  *   - TSO/USO segmentation: a super-packet the kernel handed us becomes
  *     MTU-sized packets, each a valid IP packet with a full checksum;
- *   - TCP coalescing (GRO): in-order segments of one flow become one
+ *   - TCP and UDP coalescing (GRO): in-order segments of one TCP flow,
+ *     or consecutive equal-sized datagrams of one UDP flow, become one
  *     super-packet for a single TUN write.
  *
  * Nothing here allocates, locks or makes a system call. Every length is
@@ -120,16 +121,17 @@ int cwg_offload_segment(const struct cwg_vnet_hdr *h, const uint8_t *pkt,
 			uint32_t len, uint8_t *const *out, uint32_t out_cap,
 			uint32_t *lens, uint32_t max);
 
-/* ---- TCP coalescing ---- */
+/* ---- TCP and UDP coalescing ---- */
 
-/* What coalescing needs to know of one TCP packet. */
+/* What coalescing needs to know of one TCP segment or UDP datagram. */
 struct cwg_gro_info {
 	uint8_t family;		/* 4 or 6 */
+	uint8_t proto;		/* 6 (TCP) or 17 (UDP) */
 	uint8_t tcp_flags;
 	uint16_t l4_off;	/* IP header length */
-	uint16_t hdr_len;	/* IP + TCP headers */
+	uint16_t hdr_len;	/* IP + TCP or UDP headers */
 	uint32_t payload_len;
-	uint32_t seq;
+	uint32_t seq;		/* TCP */
 	uint16_t ip_id;		/* IPv4 */
 	bool df;		/* IPv4 don't-fragment */
 };
@@ -140,6 +142,15 @@ struct cwg_gro_info {
  * no flag but ACK and PSH, lengths consistent with len.
  */
 bool cwg_gro_parse(const uint8_t *pkt, uint32_t len, struct cwg_gro_info *gi);
+/*
+ * The same for UDP: well-formed IPv4 (no fragment, a valid header
+ * checksum) or IPv6 (UDP right after the fixed header), a UDP length
+ * that agrees with the IP one, some payload, and a checksum that is
+ * present and verifies. A datagram that fails any of these goes to the
+ * kernel as it came, to be dropped and counted there.
+ */
+bool cwg_gro_parse_udp(const uint8_t *pkt, uint32_t len,
+		       struct cwg_gro_info *gi);
 
 /* One super-packet being built: the head packet's headers stay, the
  * others contribute their payload only. */
@@ -162,18 +173,24 @@ enum cwg_gro_verdict {
 
 void cwg_gro_start(struct cwg_gro_group *g, uint8_t *pkt,
 		   const struct cwg_gro_info *gi);
-/* pkt (parsed into gi) against the group; only a flow match decides
- * between APPEND and FLUSH. */
+/*
+ * pkt (parsed into gi) against the group; only a flow match (protocol,
+ * addresses, ports) decides between APPEND and FLUSH. A UDP datagram
+ * follows when its IP header matches the head's in all but lengths, ID
+ * and checksum, and its payload is no longer than the head's; a shorter
+ * one is the group's last.
+ */
 enum cwg_gro_verdict cwg_gro_check(const struct cwg_gro_group *g,
 				   const uint8_t *pkt,
 				   const struct cwg_gro_info *gi);
 void cwg_gro_append(struct cwg_gro_group *g, const struct cwg_gro_info *gi);
 /*
  * For a group of two or more: rewrites the head's headers for the
- * coalesced packet (lengths, IPv4 checksum, PSH, the TCP checksum field
- * set to the pseudo-header sum) and fills h (NEEDS_CSUM, TCPV4/TCPV6,
- * gso_size the head's payload). The super-packet is the head's headers
- * and payload followed by every other segment's payload, in order.
+ * coalesced packet (lengths, IPv4 checksum, TCP PSH or the UDP length,
+ * the TCP or UDP checksum field set to the pseudo-header sum) and fills
+ * h (NEEDS_CSUM; TCPV4, TCPV6 or UDP_L4; gso_size the head's payload).
+ * The super-packet is the head's headers and payload followed by every
+ * other packet's payload, in order.
  */
 void cwg_gro_finish(struct cwg_gro_group *g, struct cwg_vnet_hdr *h);
 

@@ -7,17 +7,27 @@
 # exactly the disabled ones are off and the others on (USO may be off on
 # kernels before 6.2; that is said, not failed).
 #
+# Each round also sends UDP datagrams both ways over both inner families,
+# in bursts of one flow with size changes and short tails (udpcheck from
+# tests/tools/): every datagram must arrive undamaged and at most 5% may
+# be lost. The RX thread's exit line ("RX thread: ... N coalesced UDP
+# writes ...") must then show coalesced UDP writes exactly when the
+# daemon's Offloads line says uso=on.
+#
 # Knobs: BYTES (default 52428800) for IMPL<->IMPL, REF_BYTES (16777216)
-# for the slower IMPL<->REF_IMPL, SEED (random, printed), CONFIGS (the
-# list, space separated, "-" meaning none disabled).
+# for the slower IMPL<->REF_IMPL, UDP_COUNT (2000 datagrams per transfer),
+# SEED (random, printed), CONFIGS (the list, space separated, "-"
+# meaning none disabled).
 
 . "$(dirname "$0")/lib.sh"
 T_REQUIRE_CMDS=(ncat openssl sha256sum ss timeout grep)
 require_env ref
+require_tools udpcheck
 
 SEED=${SEED:-$RANDOM$RANDOM}
 BYTES=${BYTES:-52428800}
 REF_BYTES=${REF_BYTES:-16777216}
+UDP_COUNT=${UDP_COUNT:-2000}
 CONFIGS=${CONFIGS:-"- tun_vnet tso uso udp_gso udp_gro all"}
 diag "seed=$SEED bytes=$BYTES ref_bytes=$REF_BYTES (rerun with SEED=$SEED)"
 
@@ -52,12 +62,62 @@ want_offloads() {
 	done
 }
 
+# udp_transfer SRC_TAG DST_TAG DST_ADDR MAXLEN SEED PORT: UDP_COUNT
+# datagrams of up to MAXLEN bytes, each checked at the receiver.
+udp_transfer() {
+	local src=$1 dst=$2 addr=$3 len=$4 seed=$5 port=$6 out rpid rc
+	local args=(-p "$port" -n "$UDP_COUNT" -l "$len" -s "$seed")
+	out="$T_TMP/udp.$port.$RANDOM"
+	nsx "$dst" timeout 60 "$TOOLS/udpcheck" recv "${args[@]}" -w 2 \
+		>"$out" 2>&1 &
+	rpid=$!
+	if ! wait_for 5 bash -c "ip netns exec $(ns "$dst") ss -Huln | awk '{print \$4}' | grep -q ':$port\$'"; then
+		echo "receiver not listening"
+		kill "$rpid" 2>/dev/null
+		return 1
+	fi
+	if ! nsx "$src" timeout 60 "$TOOLS/udpcheck" send -d "$addr" \
+		"${args[@]}"; then
+		kill "$rpid" 2>/dev/null
+		wait "$rpid"
+		cat "$out"
+		return 1
+	fi
+	wait "$rpid"
+	rc=$?
+	cat "$out"
+	return $rc
+}
+
+# want_udp_coalesced LOG: the exit line counts coalesced UDP writes, some
+# exactly when the Offloads line says uso=on.
+want_udp_coalesced() {
+	local log=$1 line n uso
+	line=$(grep -m1 -o 'RX thread: .*' "$log") || {
+		echo "no 'RX thread:' line in $log"
+		return 1
+	}
+	echo "$line"
+	n=$(sed -n 's/.* \([0-9]*\) coalesced UDP writes.*/\1/p' <<<"$line")
+	uso=$(grep -m1 -o 'uso=[a-z]*' "$log" | cut -d= -f2)
+	[[ -n $n ]] || { echo "no count of coalesced UDP writes"; return 1; }
+	if [[ $uso == on ]] && ((n == 0)); then
+		echo "uso=on, yet no coalesced UDP write"
+		return 1
+	fi
+	if [[ $uso != on ]] && ((n != 0)); then
+		echo "uso=$uso, yet $n coalesced UDP writes"
+		return 1
+	fi
+}
+
 # run_round DISABLED BIN_B BYTES
 run_round() {
-	local dis=$1 bb=$2 bytes=$3 ifa ifb pa pb label nb
+	local dis=$1 bb=$2 bytes=$3 ifa ifb pa pb label nb us
 	round=$((round + 1))
 	ifa=$(ifname a$round) ifb=$(ifname b$round)
 	pa=$((52820 + 2 * round)) pb=$((52821 + 2 * round))
+	us=$((SEED * 100 + round * 4))
 	nb=$(basename "$bb")
 	label="[$round] disabled=$dis A=$(basename "$IMPL_PATH") B=$nb"
 	[[ $dis == - ]] && dis=""
@@ -88,9 +148,24 @@ run_round() {
 		tcp_transfer a b "$IN6_B" "$((bytes / 4))" "$SEED-$round-3" 5003
 	check "$label: TCP/IPv6 $((bytes / 4)) bytes B->A, sha256" \
 		tcp_transfer b a "$IN6_A" "$((bytes / 4))" "$SEED-$round-4" 5004
+	check "$label: UDP/IPv4 A->B, datagrams intact" \
+		udp_transfer a b "$IN4_B" 1392 $((us + 1)) 5005
+	check "$label: UDP/IPv4 B->A, datagrams intact" \
+		udp_transfer b a "$IN4_A" 1392 $((us + 2)) 5006
+	check "$label: UDP/IPv6 A->B, datagrams intact" \
+		udp_transfer a b "$IN6_B" 1372 $((us + 3)) 5007
+	check "$label: UDP/IPv6 B->A, datagrams intact" \
+		udp_transfer b a "$IN6_A" 1372 $((us + 4)) 5008
 	check "$label: ping after the transfers" ping_ok a "$IN6_B"
 	stop_impl a "$ifa"
 	stop_impl b "$ifb"
+	# The counts are logged as the RX thread ends.
+	check "$label: A's coalesced UDP writes" \
+		want_udp_coalesced "$T_TMP/$ifa.log"
+	if [[ $bb == "$IMPL_PATH" ]]; then
+		check "$label: B's coalesced UDP writes" \
+			want_udp_coalesced "$T_TMP/$ifb.log"
+	fi
 }
 
 for dis in $CONFIGS; do

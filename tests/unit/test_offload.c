@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * TSO/USO segmentation, checksum completion and TCP coalescing
- * (src/linux/offload.c): segment-then-coalesce round trips over random
- * sizes, every checksum checked against a plain byte-pair reference.
+ * TSO/USO segmentation, checksum completion and TCP and UDP coalescing
+ * (src/linux/offload.c): segment-then-coalesce and coalesce-then-segment
+ * round trips over random sizes, every checksum checked against a plain
+ * byte-pair reference.
  */
 #include <errno.h>
 #include <string.h>
@@ -426,6 +427,412 @@ static void test_gro_refusals(void)
 	   "nothing follows a short segment");
 }
 
+/* ---- UDP coalescing ---- */
+
+struct udp_spec {
+	int fam;
+	uint32_t ip_opts;
+	uint32_t payload;
+	uint16_t id;
+	bool df;
+};
+
+/* Stores the 16-bit reference value v big-endian at p. */
+static void put_ref(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)(v >> 8);
+	p[1] = (uint8_t)v;
+}
+
+/*
+ * A datagram as the sender's stack makes it: lengths, IPv4 header
+ * checksum and UDP checksum (0 sent as 0xffff) all computed by the
+ * reference. Returns its length; *l4off gets the UDP header's offset.
+ */
+static uint32_t mk_udp(uint8_t *p, const struct udp_spec *u, uint32_t *l4off)
+{
+	struct spec s = { .fam = u->fam, .udp = true, .ip_opts = u->ip_opts,
+			  .payload = u->payload, .mss = 1, .df = u->df };
+	uint32_t hdr, len, c;
+
+	len = build(p, &s, l4off, &hdr);
+	if (u->fam == 4) {
+		put_ref(p + 4, u->id);
+		p[10] = p[11] = 0;
+		put_ref(p + 10, ~ref_sum(p, *l4off, 0) & 0xffff);
+	}
+	put_ref(p + *l4off + 4, len - *l4off);
+	p[*l4off + 6] = p[*l4off + 7] = 0;
+	c = ~ref_sum(p + *l4off, len - *l4off,
+		     ref_pseudo(u->fam, p, 17, len - *l4off)) & 0xffff;
+	put_ref(p + *l4off + 6, c ? c : 0xffff);
+	return len;
+}
+
+/* Rewrites the UDP checksum (and IPv4 header checksum) after an edit. */
+static void udp_refix(uint8_t *p, int fam, uint32_t len)
+{
+	uint32_t l4off = fam == 4 ? (p[0] & 15) * 4u : 40, c;
+
+	if (fam == 4) {
+		p[10] = p[11] = 0;
+		put_ref(p + 10, ~ref_sum(p, l4off, 0) & 0xffff);
+	}
+	p[l4off + 6] = p[l4off + 7] = 0;
+	c = ~ref_sum(p + l4off, len - l4off,
+		     ref_pseudo(fam, p, 17, len - l4off)) & 0xffff;
+	put_ref(p + l4off + 6, c ? c : 0xffff);
+}
+
+static void test_udp_parse(void)
+{
+	static uint8_t p[2048];
+	struct udp_spec u = { .fam = 4, .payload = 1000, .id = 5, .df = true };
+	struct cwg_gro_info gi;
+	uint32_t len, l4;
+
+	len = mk_udp(p, &u, &l4);
+	ok(cwg_gro_parse_udp(p, len, &gi) && gi.proto == 17 &&
+		   gi.family == 4 && gi.l4_off == 20 && gi.hdr_len == 28 &&
+		   gi.payload_len == 1000 && gi.df,
+	   "UDP/IPv4 datagram is a candidate");
+	ok(!cwg_gro_parse(p, len, &gi), "a UDP datagram is no TCP candidate");
+	ok(!cwg_gro_parse_udp(p, len - 1, &gi) &&
+		   !cwg_gro_parse_udp(p, len + 1, &gi),
+	   "length disagreeing with IP total refused");
+	p[6] |= 0x20; /* MF */
+	udp_refix(p, 4, len);
+	ok(!cwg_gro_parse_udp(p, len, &gi), "first fragment (MF) refused");
+	p[6] = 0x40;
+	p[7] = 0x10; /* offset 128 */
+	udp_refix(p, 4, len);
+	ok(!cwg_gro_parse_udp(p, len, &gi), "later fragment refused");
+	len = mk_udp(p, &u, &l4);
+	p[l4 + 5] ^= 1;
+	udp_refix(p, 4, len);
+	ok(!cwg_gro_parse_udp(p, len, &gi),
+	   "UDP length disagreeing with IP's refused");
+	len = mk_udp(p, &u, &l4);
+	p[l4 + 6] = p[l4 + 7] = 0;
+	ok(!cwg_gro_parse_udp(p, len, &gi), "zero (no) checksum refused");
+	len = mk_udp(p, &u, &l4);
+	p[l4 + 7] ^= 1;
+	ok(!cwg_gro_parse_udp(p, len, &gi), "bad UDP checksum refused");
+	len = mk_udp(p, &u, &l4);
+	p[l4 + 8] ^= 0x40;
+	ok(!cwg_gro_parse_udp(p, len, &gi), "damaged payload refused");
+	len = mk_udp(p, &u, &l4);
+	p[11] ^= 1;
+	ok(!cwg_gro_parse_udp(p, len, &gi), "bad IPv4 header checksum refused");
+	u.payload = 0;
+	len = mk_udp(p, &u, &l4);
+	ok(len == 28 && !cwg_gro_parse_udp(p, len, &gi),
+	   "datagram without payload refused");
+	ok(!cwg_gro_parse_udp(p, 27, &gi), "shorter than IPv4 + UDP refused");
+	u.payload = 1;
+	u.ip_opts = 8;
+	len = mk_udp(p, &u, &l4);
+	ok(cwg_gro_parse_udp(p, len, &gi) && gi.l4_off == 28 &&
+		   gi.payload_len == 1,
+	   "IPv4 options and a 1-byte payload accepted");
+	u.ip_opts = 0;
+	p[0] = 0x44; /* IHL 16 bytes */
+	ok(!cwg_gro_parse_udp(p, len, &gi), "IHL below 20 refused");
+
+	u.fam = 6;
+	u.payload = 1200;
+	len = mk_udp(p, &u, &l4);
+	ok(cwg_gro_parse_udp(p, len, &gi) && gi.family == 6 &&
+		   gi.l4_off == 40 && gi.payload_len == 1200,
+	   "UDP/IPv6 datagram is a candidate");
+	p[5] ^= 1;
+	ok(!cwg_gro_parse_udp(p, len, &gi), "bad IPv6 payload length refused");
+	p[5] ^= 1;
+	p[6] = 0; /* hop-by-hop options first */
+	ok(!cwg_gro_parse_udp(p, len, &gi), "IPv6 extension header refused");
+	p[6] = 44; /* fragment header */
+	ok(!cwg_gro_parse_udp(p, len, &gi), "IPv6 fragment header refused");
+	len = mk_udp(p, &u, &l4);
+	p[l4 + 6] = p[l4 + 7] = 0;
+	ok(!cwg_gro_parse_udp(p, len, &gi), "IPv6 zero checksum refused");
+	u.payload = 0;
+	len = mk_udp(p, &u, &l4);
+	ok(!cwg_gro_parse_udp(p, len, &gi), "IPv6 without payload refused");
+	{
+		struct spec t = { .fam = 4, .payload = 100, .mss = 1000,
+				  .flags = 0x10 };
+		uint32_t hdr;
+
+		len = build(p, &t, &l4, &hdr);
+		ok(!cwg_gro_parse_udp(p, len, &gi),
+		   "a TCP segment is no UDP candidate");
+	}
+}
+
+static uint8_t ua[2048], ub[2048];
+
+/* ub as u, then verdict against g. */
+static enum cwg_gro_verdict udp_try(const struct cwg_gro_group *g,
+				    const struct udp_spec *u,
+				    struct cwg_gro_info *gi)
+{
+	uint32_t l4, len = mk_udp(ub, u, &l4);
+
+	if (!cwg_gro_parse_udp(ub, len, gi))
+		return (enum cwg_gro_verdict)-1;
+	return cwg_gro_check(g, ub, gi);
+}
+
+static void test_udp_grouping(void)
+{
+	struct udp_spec u = { .fam = 4, .payload = 1000, .id = 1, .df = true };
+	struct cwg_gro_info ga, gb;
+	struct cwg_gro_group g;
+	uint32_t l4, la, n;
+	enum cwg_gro_verdict v;
+
+	la = mk_udp(ua, &u, &l4);
+	cwg_gro_parse_udp(ua, la, &ga);
+	cwg_gro_start(&g, ua, &ga);
+	u.id = 2;
+	ok(udp_try(&g, &u, &gb) == CWG_GRO_APPEND, "equal size appends");
+	u.id = 77;
+	ok(udp_try(&g, &u, &gb) == CWG_GRO_APPEND,
+	   "an ID out of sequence still appends (as in the kernel)");
+	u.payload = 1001;
+	ok(udp_try(&g, &u, &gb) == CWG_GRO_FLUSH, "a larger one flushes");
+	u.payload = 1000;
+	u.df = false;
+	ok(udp_try(&g, &u, &gb) == CWG_GRO_FLUSH, "a DF change flushes");
+	u.df = true;
+	mk_udp(ub, &u, &l4);
+	ub[8]--; /* TTL */
+	udp_refix(ub, 4, l4 + 8 + u.payload);
+	ok(cwg_gro_parse_udp(ub, l4 + 8 + u.payload, &gb) &&
+		   cwg_gro_check(&g, ub, &gb) == CWG_GRO_FLUSH,
+	   "a TTL change flushes");
+	mk_udp(ub, &u, &l4);
+	ub[1] ^= 3; /* ECN CE */
+	udp_refix(ub, 4, l4 + 8 + u.payload);
+	ok(cwg_gro_parse_udp(ub, l4 + 8 + u.payload, &gb) &&
+		   cwg_gro_check(&g, ub, &gb) == CWG_GRO_FLUSH,
+	   "a TOS change flushes");
+	mk_udp(ub, &u, &l4);
+	ub[l4 + 3] ^= 1; /* destination port */
+	udp_refix(ub, 4, l4 + 8 + u.payload);
+	ok(cwg_gro_parse_udp(ub, l4 + 8 + u.payload, &gb) &&
+		   cwg_gro_check(&g, ub, &gb) == CWG_GRO_OTHER_FLOW,
+	   "another port is another flow");
+	mk_udp(ub, &u, &l4);
+	ub[15] ^= 1; /* source address */
+	udp_refix(ub, 4, l4 + 8 + u.payload);
+	ok(cwg_gro_parse_udp(ub, l4 + 8 + u.payload, &gb) &&
+		   cwg_gro_check(&g, ub, &gb) == CWG_GRO_OTHER_FLOW,
+	   "another address is another flow");
+	{
+		struct spec t = { .fam = 4, .payload = 1000, .mss = 1000,
+				  .flags = 0x10 };
+		struct cwg_gro_info gt;
+		uint32_t hdr, lt;
+
+		lt = build(ub, &t, &l4, &hdr); /* same addresses and ports */
+		ok(cwg_gro_parse(ub, lt, &gt) &&
+			   cwg_gro_check(&g, ub, &gt) == CWG_GRO_OTHER_FLOW,
+		   "TCP with the same addresses and ports is another flow");
+	}
+	u.ip_opts = 4;
+	ok(udp_try(&g, &u, &gb) == CWG_GRO_FLUSH,
+	   "different IPv4 options flush");
+	u.ip_opts = 0;
+
+	/* A shorter one is the last; anything after it starts anew. */
+	u.payload = 400;
+	v = udp_try(&g, &u, &gb);
+	if (v == CWG_GRO_APPEND)
+		cwg_gro_append(&g, &gb);
+	ok(v == CWG_GRO_APPEND && g.closed && g.count == 2,
+	   "a shorter one appends and closes the group");
+	ok(udp_try(&g, &u, &gb) == CWG_GRO_FLUSH,
+	   "nothing follows a short one, even of its size");
+	u.payload = 1000;
+	ok(udp_try(&g, &u, &gb) == CWG_GRO_FLUSH,
+	   "nor a full-size one");
+	u.payload = 1200;
+	v = udp_try(&g, &u, &gb);
+	cwg_gro_start(&g, ub, &gb);
+	memcpy(ua, ub, sizeof(ua));
+	g.head = ua;
+	ok(v == CWG_GRO_FLUSH && udp_try(&g, &u, &gb) == CWG_GRO_APPEND,
+	   "a bigger one after a short one starts a group of its own");
+
+	/* The caps: 64 datagrams, 65535 bytes. */
+	u.payload = 100;
+	la = mk_udp(ua, &u, &l4);
+	cwg_gro_parse_udp(ua, la, &ga);
+	cwg_gro_start(&g, ua, &ga);
+	while ((v = udp_try(&g, &u, &gb)) == CWG_GRO_APPEND && g.count < 1000)
+		cwg_gro_append(&g, &gb);
+	ok(v == CWG_GRO_FLUSH && g.count == CWG_OFFLOAD_MAX_SEGS,
+	   "64 datagrams at most (got %u)", g.count);
+	u.payload = 1472;
+	la = mk_udp(ua, &u, &l4);
+	cwg_gro_parse_udp(ua, la, &ga);
+	cwg_gro_start(&g, ua, &ga);
+	while ((v = udp_try(&g, &u, &gb)) == CWG_GRO_APPEND && g.count < 1000)
+		cwg_gro_append(&g, &gb);
+	n = (65535 - 28) / 1472;
+	ok(v == CWG_GRO_FLUSH && g.count == n &&
+		   28 + g.payload <= 65535 && 28 + g.payload + 1472 > 65535,
+	   "65535 bytes at most (%u datagrams of 1472, want %u)", g.count,
+	   n);
+
+	/* IPv6: the flow label and hop limit must match. */
+	u = (struct udp_spec){ .fam = 6, .payload = 1000 };
+	la = mk_udp(ua, &u, &l4);
+	cwg_gro_parse_udp(ua, la, &ga);
+	cwg_gro_start(&g, ua, &ga);
+	ok(udp_try(&g, &u, &gb) == CWG_GRO_APPEND, "IPv6: equal size appends");
+	mk_udp(ub, &u, &l4);
+	ub[3] ^= 1; /* flow label */
+	ok(cwg_gro_parse_udp(ub, la, &gb) &&
+		   cwg_gro_check(&g, ub, &gb) == CWG_GRO_FLUSH,
+	   "IPv6: a flow label change flushes");
+	mk_udp(ub, &u, &l4);
+	ub[7]--; /* hop limit */
+	ok(cwg_gro_parse_udp(ub, la, &gb) &&
+		   cwg_gro_check(&g, ub, &gb) == CWG_GRO_FLUSH,
+	   "IPv6: a hop limit change flushes");
+	u.fam = 4;
+	ok(udp_try(&g, &u, &gb) == CWG_GRO_OTHER_FLOW,
+	   "IPv4 after IPv6 is another flow");
+}
+
+static uint8_t dgram[CWG_OFFLOAD_MAX_SEGS][2048];
+static uint8_t orig[CWG_OFFLOAD_MAX_SEGS][2048];
+
+/*
+ * n datagrams of one flow, of mss bytes of payload but the last of
+ * last bytes, coalesced, then cut up again by cwg_offload_segment: each
+ * must come back as it was, byte for byte. Returns test failures.
+ */
+static int udp_round_trip(int fam, uint32_t ip_opts, bool df, uint32_t mss,
+			  uint32_t n, uint32_t last, const char *what)
+{
+	uint8_t *outs[CWG_OFFLOAD_MAX_SEGS];
+	uint32_t lens[CWG_OFFLOAD_MAX_SEGS], dlen[CWG_OFFLOAD_MAX_SEGS];
+	uint32_t l4, off, tl, bad = 0, badsum = 0;
+	struct cwg_gro_group g;
+	struct cwg_gro_info gi;
+	struct cwg_vnet_hdr vh;
+	int r, fails = 0;
+
+	for (uint32_t i = 0; i < n; i++) {
+		struct udp_spec u = { .fam = fam, .ip_opts = ip_opts,
+				      .payload = i + 1 < n ? mss : last,
+				      .id = (uint16_t)(0xfff0 + i), .df = df };
+
+		dlen[i] = mk_udp(dgram[i], &u, &l4);
+		memcpy(orig[i], dgram[i], dlen[i]);
+		if (!cwg_gro_parse_udp(dgram[i], dlen[i], &gi)) {
+			bad++;
+			continue;
+		}
+		if (!i) {
+			cwg_gro_start(&g, dgram[i], &gi);
+		} else if (cwg_gro_check(&g, dgram[i], &gi) == CWG_GRO_APPEND) {
+			cwg_gro_append(&g, &gi);
+		} else {
+			bad++;
+		}
+	}
+	if (!ok(!bad && g.count == n, "%s: %u datagrams coalesce into one",
+		what, n))
+		return 1;
+	cwg_gro_finish(&g, &vh);
+	memcpy(rebuilt, dgram[0], dlen[0]);
+	off = dlen[0];
+	for (uint32_t i = 1; i < n; i++) {
+		memcpy(rebuilt + off, dgram[i] + l4 + 8, dlen[i] - l4 - 8);
+		off += dlen[i] - l4 - 8;
+	}
+	tl = fam == 4 ? (uint32_t)(rebuilt[2] << 8 | rebuilt[3]) :
+			40u + (uint32_t)(rebuilt[4] << 8 | rebuilt[5]);
+	fails += !ok(tl == off && off <= 65535 &&
+			     (fam == 6 || ref_ip4_ok(rebuilt)) &&
+			     (uint32_t)(rebuilt[l4 + 4] << 8 |
+					rebuilt[l4 + 5]) == off - l4,
+		     "%s: IP length %u, IP header checksum, UDP length", what,
+		     tl);
+	fails += !ok((uint32_t)(rebuilt[l4 + 6] << 8 | rebuilt[l4 + 7]) ==
+			     ref_pseudo(fam, rebuilt, 17, off - l4),
+		     "%s: UDP field holds the pseudo-header sum", what);
+	fails += !ok(vh.flags == CWG_VNET_F_NEEDS_CSUM &&
+			     vh.gso_type == CWG_VNET_GSO_UDP_L4 &&
+			     vh.gso_size == mss && vh.hdr_len == l4 + 8 &&
+			     vh.csum_start == l4 && vh.csum_offset == 6,
+		     "%s: virtio header", what);
+	for (int i = 0; i < CWG_OFFLOAD_MAX_SEGS; i++)
+		outs[i] = segbuf[i];
+	r = cwg_offload_segment(&vh, rebuilt, off, outs, sizeof(segbuf[0]),
+				lens, CWG_OFFLOAD_MAX_SEGS);
+	if (!ok(r == (int)n, "%s: segments back into %u (got %d)", what, n,
+		r))
+		return fails + 1;
+	bad = 0;
+	for (uint32_t i = 0; i < n; i++) {
+		if (lens[i] != dlen[i] || memcmp(outs[i], orig[i], dlen[i]))
+			bad++;
+		if (!ref_l4_ok(fam, outs[i], l4, lens[i], 17) ||
+		    (fam == 4 && !ref_ip4_ok(outs[i])))
+			badsum++;
+	}
+	fails += !ok(!bad, "%s: every datagram byte for byte (%u differ)",
+		     what, bad);
+	fails += !ok(!badsum, "%s: every checksum verifies (%u bad)", what,
+		     badsum);
+	return fails;
+}
+
+static void test_udp_round_trips(void)
+{
+	udp_round_trip(4, 0, true, 1392, 7, 1392, "UDP v4 7 x 1392");
+	udp_round_trip(4, 0, false, 1392, 7, 5, "UDP v4 short last, no DF");
+	udp_round_trip(4, 8, true, 1000, 3, 999, "UDP v4 IP options");
+	udp_round_trip(6, 0, false, 1372, 2, 1, "UDP v6 2, last 1 byte");
+	udp_round_trip(6, 0, false, 100, 64, 100, "UDP v6 64 datagrams");
+	udp_round_trip(4, 0, true, 1472, 44, 1000, "UDP v4 near 65535");
+}
+
+static void test_udp_random(uint64_t seed)
+{
+	int fails = 0, runs = 200;
+
+	diag("random UDP coalescing round trips: seed %llu",
+	     (unsigned long long)seed);
+	rng_state = seed;
+	for (int i = 0; i < runs; i++) {
+		int fam = rnd() & 1 ? 4 : 6;
+		uint32_t opts = fam == 4 ? (rnd() % 3) * 4 : 0;
+		uint32_t hdr = (fam == 4 ? 28 : 48) + opts;
+		uint32_t mss = 1 + rnd() % (1500 - hdr);
+		uint32_t n = 2 + rnd() % (CWG_OFFLOAD_MAX_SEGS - 1);
+		uint32_t last = rnd() & 1 ? mss : 1 + rnd() % mss;
+		char what[96];
+		int before = tap_failed;
+
+		while (n > 2 && hdr + (n - 1) * mss + last > 65535)
+			n--;
+		snprintf(what, sizeof(what),
+			 "UDP random #%d v%d mss %u n %u last %u", i, fam, mss,
+			 n, last);
+		fails += udp_round_trip(fam, opts, rnd() & 1, mss, n, last,
+					what);
+		fails += tap_failed != before;
+	}
+	ok(!fails, "%d random UDP round trips (seed %llu)", runs,
+	   (unsigned long long)seed);
+}
+
 static void test_malformed(void)
 {
 	uint8_t *outs[CWG_OFFLOAD_MAX_SEGS];
@@ -514,5 +921,9 @@ int main(void)
 	test_gro_refusals();
 	test_malformed();
 	test_random(seed);
+	test_udp_parse();
+	test_udp_grouping();
+	test_udp_round_trips();
+	test_udp_random(seed);
 	return done_testing();
 }
