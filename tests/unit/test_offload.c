@@ -875,23 +875,59 @@ static void test_malformed(void)
 	}
 }
 
+/* mine (native order, folded) against the big-endian reference sum;
+ * 0 and 0xffff are the same number in one's complement. */
+static bool csum_matches(uint16_t mine, uint32_t ref)
+{
+	uint8_t be[2] = { (uint8_t)(ref >> 8), (uint8_t)ref };
+
+	return !memcmp(&mine, be, 2) || (ref == 0xffff && mine == 0) ||
+	       (ref == 0 && mine == 0xffff);
+}
+
 static void test_csum(void)
 {
-	uint8_t buf[1501];
-	bool good = true;
+	uint8_t buf[1 + 1501];
+	bool good = true, carries = true, chained = true;
 
-	for (size_t n = 0; n <= sizeof(buf); n += 1 + n / 7) {
+	/* Every length, from an odd address too, over random bytes. */
+	for (size_t n = 0; n <= 1501; n++) {
+		uint8_t *b = buf + (n & 1);
+
 		for (size_t i = 0; i < n; i++)
-			buf[i] = (uint8_t)rnd();
-		uint16_t mine = cwg_csum_fold(cwg_csum_partial(buf, n, 0));
-		uint32_t ref = ref_sum(buf, n, 0);
-		uint8_t be[2] = { (uint8_t)(ref >> 8), (uint8_t)ref };
-
-		if (memcmp(&mine, be, 2) && !(ref == 0xffff && mine == 0) &&
-		    !(ref == 0 && mine == 0xffff))
+			b[i] = (uint8_t)rnd();
+		if (!csum_matches(cwg_csum_fold(cwg_csum_partial(b, n, 0)),
+				  ref_sum(b, n, 0)))
 			good = false;
 	}
 	ok(good, "cwg_csum_partial agrees with the reference at all lengths");
+
+	/* All ones: every add carries, where end-around carry goes wrong. */
+	memset(buf, 0xff, sizeof(buf));
+	for (size_t n = 0; n <= 1501; n += 1 + n / 5)
+		if (!csum_matches(cwg_csum_fold(cwg_csum_partial(buf, n, 0)),
+				  ref_sum(buf, n, 0)))
+			carries = false;
+	ok(carries, "and over all-ones data (every addition carries)");
+
+	/* A running sum carried from one call into the next, as the
+	 * pseudo-header's is, including sums near the top of 64 bits. */
+	for (int i = 0; i < 200; i++) {
+		size_t n = (size_t)(rnd() % 1501), cut = n ? rnd() % n : 0;
+		uint64_t start = i < 3 ? ~(uint64_t)i : ((uint64_t)rnd() << 32 |
+							 rnd());
+		uint64_t sum;
+
+		for (size_t k = 0; k < n; k++)
+			buf[k] = (uint8_t)rnd();
+		cut &= ~(size_t)1; /* a split mid-word changes the sum */
+		sum = cwg_csum_partial(buf, cut, start);
+		sum = cwg_csum_partial(buf + cut, n - cut, sum);
+		if (cwg_csum_fold(sum) !=
+		    cwg_csum_fold(cwg_csum_partial(buf, n, start)))
+			chained = false;
+	}
+	ok(chained, "a sum split across calls equals the sum in one call");
 }
 
 static void test_parse_disable(void)
