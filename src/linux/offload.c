@@ -343,32 +343,41 @@ int cwg_offload_segment(const struct cwg_vnet_hdr *h, const uint8_t *pkt,
 
 /* ---- TCP and UDP coalescing ---- */
 
-bool cwg_gro_parse(const uint8_t *pkt, uint32_t len, struct cwg_gro_info *gi)
+/*
+ * The IP layer both protocols share, for a packet of at least 28 bytes:
+ * IPv4 (options allowed, no fragment) or IPv6 (proto right after the
+ * fixed header), carrying proto, with a length that agrees with len.
+ * Fills family, proto, l4_off and, for IPv4, ip_id and df.
+ */
+static bool gro_parse_ip(const uint8_t *pkt, uint32_t len, uint8_t proto,
+			 struct cwg_gro_info *gi)
 {
-	const uint8_t *tcp;
-	uint32_t thl;
-
-	if (len < 40)
-		return false;
 	memset(gi, 0, sizeof(*gi));
-	gi->proto = IPPROTO_TCP_;
+	gi->proto = proto;
 	gi->family = pkt[0] >> 4;
 	if (gi->family == 4) {
 		uint16_t frag = cwg_get_be16(pkt + 6);
 
 		gi->l4_off = (uint16_t)((pkt[0] & 15) * 4);
-		if (gi->l4_off < 20 || pkt[9] != IPPROTO_TCP_ ||
+		if (gi->l4_off < 20 || pkt[9] != proto ||
 		    cwg_get_be16(pkt + 2) != len || (frag & IP4_MF_OFFSET))
 			return false;
 		gi->ip_id = cwg_get_be16(pkt + 4);
 		gi->df = frag & IP4_DF;
-	} else if (gi->family == 6) {
-		gi->l4_off = 40;
-		if (pkt[6] != IPPROTO_TCP_ || 40u + cwg_get_be16(pkt + 4) != len)
-			return false;
-	} else {
-		return false;
+		return true;
 	}
+	gi->l4_off = 40;
+	return gi->family == 6 && pkt[6] == proto &&
+	       40u + cwg_get_be16(pkt + 4) == len;
+}
+
+bool cwg_gro_parse(const uint8_t *pkt, uint32_t len, struct cwg_gro_info *gi)
+{
+	const uint8_t *tcp;
+	uint32_t thl;
+
+	if (len < 40 || !gro_parse_ip(pkt, len, IPPROTO_TCP_, gi))
+		return false;
 	if ((uint32_t)gi->l4_off + 20 > len)
 		return false;
 	tcp = pkt + gi->l4_off;
@@ -397,33 +406,14 @@ bool cwg_gro_parse_udp(const uint8_t *pkt, uint32_t len,
 	uint64_t pseudo;
 	uint32_t l4_len;
 
-	if (len < 28)
+	/* Some payload is required: the kernel refuses a GSO packet no
+	 * longer than one segment, and gso_size 0. */
+	if (len < 28 || !gro_parse_ip(pkt, len, IPPROTO_UDP_, gi) ||
+	    gi->l4_off + 8u >= len)
 		return false;
-	memset(gi, 0, sizeof(*gi));
-	gi->proto = IPPROTO_UDP_;
-	gi->family = pkt[0] >> 4;
-	if (gi->family == 4) {
-		uint16_t frag = cwg_get_be16(pkt + 6);
-
-		gi->l4_off = (uint16_t)((pkt[0] & 15) * 4);
-		if (gi->l4_off < 20 || pkt[9] != IPPROTO_UDP_ ||
-		    cwg_get_be16(pkt + 2) != len || (frag & IP4_MF_OFFSET) ||
-		    gi->l4_off + 8u >= len ||
-		    cwg_csum_fold(cwg_csum_partial(pkt, gi->l4_off, 0)) !=
-			    0xffff)
-			return false;
-		gi->ip_id = cwg_get_be16(pkt + 4);
-		gi->df = frag & IP4_DF;
-	} else if (gi->family == 6) {
-		gi->l4_off = 40;
-		if (len <= 48 || pkt[6] != IPPROTO_UDP_ ||
-		    40u + cwg_get_be16(pkt + 4) != len)
-			return false;
-	} else {
+	if (gi->family == 4 &&
+	    cwg_csum_fold(cwg_csum_partial(pkt, gi->l4_off, 0)) != 0xffff)
 		return false;
-	}
-	/* Past here some payload is certain: the kernel refuses a GSO
-	 * packet no longer than one segment, and gso_size 0. */
 	udp = pkt + gi->l4_off;
 	l4_len = len - gi->l4_off;
 	gi->hdr_len = (uint16_t)(gi->l4_off + 8);
