@@ -59,7 +59,7 @@ static uint32_t inner_packet(const uint8_t *p, uint32_t len, int *family,
 struct data_run {
 	struct cwg_pkt_list deliver;	/* plaintext for the TUN */
 	struct cwg_endpoint ep;		/* the last authenticated sender */
-	uint64_t rx_bytes;		/* of what is delivered or a keepalive */
+	uint64_t rx_bytes;		/* delivered, or keepalives */
 	bool authenticated;		/* at least one packet was */
 	bool data;			/* at least one carried a good packet */
 };
@@ -102,7 +102,6 @@ static void run_classify(struct cwg_device *dev, struct cwg_peer *peer,
 	pkt->peer = peer;
 	cwg_pkt_list_append(&r->deliver, pkt);
 }
-
 
 /* Opens the run's packets under kp and checks them against the replay
  * window, all without the peer's lock; what survives lands in r. */

@@ -157,7 +157,8 @@ static struct crypto_tls *tls_get(void)
 
 /* Constant time, and a few word operations where CRYPTO_memcmp's byte
  * loop is a measurable part of sealing a small packet. */
-static bool key_equal(const uint8_t a[CWG_KEY_LEN], const uint8_t b[CWG_KEY_LEN])
+static bool key_equal(const uint8_t a[CWG_KEY_LEN],
+		      const uint8_t b[CWG_KEY_LEN])
 {
 	uint64_t x, y, diff = 0;
 
