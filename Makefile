@@ -27,10 +27,10 @@ endif
 
 # The library: the sans-IO core, the crypto layer, the UAPI, the host
 # functions the core's platform header names (src/linux/platform.c, the
-# packet pool in src/linux/pool.c) and the
-# pure offload helpers (segmenting, checksums, coalescing), which unit tests
-# use too.
-LIB_LINUX := $(wildcard src/linux/platform.c src/linux/pool.c src/linux/offload.c)
+# packet pool in src/linux/pool.c), the pure offload helpers (segmenting,
+# checksums, coalescing) and the data threads' batch ordering
+# (src/linux/order.c), which unit tests use too.
+LIB_LINUX := $(wildcard src/linux/platform.c src/linux/pool.c src/linux/offload.c src/linux/order.c)
 LIB_SRCS := $(sort $(wildcard src/core/*.c src/crypto/*.c src/uapi/*.c) $(LIB_LINUX))
 DAEMON_SRCS := $(sort $(filter-out $(LIB_LINUX),$(wildcard src/linux/*.c)))
 TEST_SRCS := $(sort $(wildcard tests/unit/test_*.c))
