@@ -1,18 +1,25 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The running daemon: one control thread (main) and two data threads.
+ * The running daemon: one control thread (main) and, for each direction,
+ * nthreads data threads (one per two CPUs by default, CWG_THREADS
+ * otherwise).
  *
- *   TX thread   TUN reads, a batch at a time -> cwg_device_send -> UDP
- *   RX thread   UDP recvmmsg -> cwg_device_receive -> TUN writes, UDP
+ *   TX threads  TUN reads, a batch at a time -> cwg_device_send -> UDP
+ *   RX threads  UDP recvmmsg -> cwg_device_receive -> TUN writes, UDP
  *   control     UAPI clients, timers (cwg_device_tick), signals, MTU and
  *               socket-file watch, start-up and shutdown
  *
- * Each data thread owns its epoll set, its scratch (struct cwg_udp_io) and
- * the packets it is working on; they share only the device (which locks
- * itself), the UDP sockets (udp.lock) and the packet pool (its own lock).
- * Stopping: the control thread sets `stopping` and makes stop_fd readable;
- * both data threads watch it. A data thread that finds the interface gone
- * sets tun_dead and makes notify_fd readable for the control thread.
+ * The threads of one direction share an epoll set (tx_epfd or rx_epfd)
+ * and take batches in turn; each seals or opens its own batch in parallel
+ * with the others, and tx_order / rx_order (linux/order.h) make the
+ * batches leave in the order they were taken, so no flow is reordered.
+ * Each data thread owns its scratch (struct cwg_udp_io) and the packets
+ * it is working on; the threads share only the device (which locks
+ * itself), the UDP sockets (udp.lock), the packet pool (its own lock) and
+ * the order state. Stopping: the control thread sets `stopping` and makes
+ * stop_fd readable; every data thread watches it. A data thread that
+ * finds the interface gone sets tun_dead and makes notify_fd readable for
+ * the control thread.
  */
 #ifndef CWG_LINUX_DAEMON_H
 #define CWG_LINUX_DAEMON_H
@@ -22,9 +29,25 @@
 #include <stdint.h>
 
 #include "core/device.h"
+#include "linux/order.h"
 #include "linux/tun.h"
 #include "linux/udp.h"
 #include "linux/uapi_server.h"
+
+/* Data threads per direction, at most. A batch taken later may be sealed
+ * (so take its counters) or opened before an earlier one: with at most 8
+ * threads, the counters one side sees out of order stay thousands inside
+ * the 8128-message replay window. */
+#define CWG_MAX_DATA_THREADS 8
+
+struct cwg_daemon;
+
+struct cwg_worker {
+	struct cwg_daemon *d;
+	pthread_t thread;
+	uint32_t index;
+	bool started;
+};
 
 struct cwg_daemon {
 	const char *ifname;
@@ -40,15 +63,24 @@ struct cwg_daemon {
 	int notify_fd;
 	bool stopping;		/* atomic */
 	bool tun_dead;		/* atomic */
-	pthread_t tx_thread;
-	pthread_t rx_thread;
-	bool tx_started;
-	bool rx_started;
+	uint32_t nthreads;	/* data threads per direction */
+	struct cwg_worker tx[CWG_MAX_DATA_THREADS];
+	struct cwg_worker rx[CWG_MAX_DATA_THREADS];
+	struct cwg_order tx_order;
+	struct cwg_order rx_order;
+	/* Coalesced TUN writes and the packets they held, summed by the RX
+	 * threads as they end, for the exit log. */
+	uint64_t rx_tcp_writes, rx_tcp_segs, rx_udp_writes, rx_udp_segs;
 	/* TUN packets the TX thread could not segment or buffer. */
 	uint64_t tx_offload_drops;	/* atomic */
 };
 
 uint64_t cwg_now_ns(void);
+/* Data threads per direction for CWG_THREADS=env (NULL or empty: one per
+ * two CPUs this process may run on, at least 1 and at most
+ * CWG_MAX_DATA_THREADS); -1 when env is not a number from 1 to
+ * CWG_MAX_DATA_THREADS. */
+int cwg_datapath_threads(const char *env);
 /* 0 or a negative errno; the threads run until cwg_datapath_stop. */
 int cwg_datapath_start(struct cwg_daemon *d);
 void cwg_datapath_stop(struct cwg_daemon *d);

@@ -386,7 +386,7 @@ int main(int argc, char **argv)
 	const char *name = NULL, *fg_env;
 	char path[108], err[256];
 	bool foreground = false;
-	int tun_fd, uapi_fd, r, pipefd[2] = { -1, -1 };
+	int tun_fd, uapi_fd, r, threads, pipefd[2] = { -1, -1 };
 
 	if (cwg_sandbox_configure(&argc, argv))
 		return 1;
@@ -431,6 +431,13 @@ int main(int argc, char **argv)
 	}
 	memset(d, 0, sizeof(*d));
 	d->ifname = name;
+	threads = cwg_datapath_threads(getenv("CWG_THREADS"));
+	if (threads < 0) {
+		fprintf(stderr, "cwg: CWG_THREADS must be a number from 1 to "
+			"%d\n", CWG_MAX_DATA_THREADS);
+		return 1;
+	}
+	d->nthreads = (uint32_t)threads;
 	d->uapi.listen_fd = -1;
 	d->tun.fd = d->tun.ctl_fd = d->tun.home_ns_fd = -1;
 

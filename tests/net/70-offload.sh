@@ -10,7 +10,7 @@
 # Each round also sends UDP datagrams both ways over both inner families,
 # in bursts of one flow with size changes and short tails (udpcheck from
 # tests/tools/): every datagram must arrive undamaged and at most 5% may
-# be lost. The RX thread's exit line ("RX thread: ... N coalesced UDP
+# be lost. The RX threads' exit line ("RX threads: ... N coalesced UDP
 # writes ...") must then show coalesced UDP writes exactly when the
 # daemon's Offloads line says uso=on.
 #
@@ -93,8 +93,8 @@ udp_transfer() {
 # exactly when the Offloads line says uso=on.
 want_udp_coalesced() {
 	local log=$1 line n uso
-	line=$(grep -m1 -o 'RX thread: .*' "$log") || {
-		echo "no 'RX thread:' line in $log"
+	line=$(grep -m1 -o 'RX threads: .*' "$log") || {
+		echo "no 'RX threads:' line in $log"
 		return 1
 	}
 	echo "$line"
@@ -159,7 +159,7 @@ run_round() {
 	check "$label: ping after the transfers" ping_ok a "$IN6_B"
 	stop_impl a "$ifa"
 	stop_impl b "$ifb"
-	# The counts are logged as the RX thread ends.
+	# The counts are logged as the RX threads end.
 	check "$label: A's coalesced UDP writes" \
 		want_udp_coalesced "$T_TMP/$ifa.log"
 	if [[ $bb == "$IMPL_PATH" ]]; then
