@@ -7,7 +7,7 @@
  *   udpcheck send -d ADDR -p PORT -n COUNT -l MAXLEN -s SEED [-b BURST]
  *                 [-g GAP_US]
  *   udpcheck recv -p PORT -n COUNT -l MAXLEN -s SEED [-b BURST]
- *                 [-w IDLE_S] [-m MIN_PERCENT]
+ *                 [-w IDLE_S] [-m MIN_PERCENT] [-o]
  *
  * Datagram i is a pure function of (seed, i, burst, maxlen): its sequence
  * number, then pseudo-random bytes. Bursts of BURST datagrams go back to
@@ -20,7 +20,9 @@
  * "received=N of COUNT corrupt=C dup=D late=L seed=S". It fails when any
  * datagram was damaged (wrong length or content, unknown sequence number)
  * or came twice, or fewer than MIN_PERCENT (default 95) percent came:
- * loss alone is UDP's right, damage never.
+ * loss alone is UDP's right, damage never. With -o it also fails when
+ * any datagram came late (after one sent later): for a path that
+ * promises to keep one flow in order, as a WireGuard tunnel does.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -90,7 +92,7 @@ static int usage(void)
 	fprintf(stderr, "usage: udpcheck send -d ADDR -p PORT -n COUNT "
 		"-l MAXLEN -s SEED [-b BURST] [-g GAP_US]\n"
 		"       udpcheck recv -p PORT -n COUNT -l MAXLEN -s SEED "
-		"[-b BURST] [-w IDLE_S] [-m MIN_PERCENT]\n");
+		"[-b BURST] [-w IDLE_S] [-m MIN_PERCENT] [-o]\n");
 	return 2;
 }
 
@@ -137,7 +139,7 @@ static int do_send(const struct params *pr, const char *addr,
 }
 
 static int do_recv(const struct params *pr, const char *port, int idle_s,
-		   int min_pct)
+		   int min_pct, bool in_order)
 {
 	static uint8_t buf[MAX_LEN + 1], want[MAX_LEN];
 	struct sockaddr_in6 sa = { .sin6_family = AF_INET6,
@@ -201,8 +203,8 @@ static int do_recv(const struct params *pr, const char *port, int idle_s,
 	       pr->count, corrupt, dup, late, (unsigned long long)pr->seed);
 	free(seen);
 	close(fd);
-	return corrupt || dup || (uint64_t)got * 100 < (uint64_t)pr->count *
-							   (uint64_t)min_pct;
+	return corrupt || dup || (in_order && late) ||
+	       (uint64_t)got * 100 < (uint64_t)pr->count * (uint64_t)min_pct;
 }
 
 int main(int argc, char **argv)
@@ -211,7 +213,7 @@ int main(int argc, char **argv)
 	const char *addr = NULL, *port = NULL;
 	long gap_us = 2000;
 	int idle_s = 3, min_pct = 95, c;
-	bool send_mode;
+	bool send_mode, in_order = false;
 
 	if (argc < 2)
 		return usage();
@@ -219,7 +221,7 @@ int main(int argc, char **argv)
 	if (!send_mode && strcmp(argv[1], "recv"))
 		return usage();
 	optind = 2;
-	while ((c = getopt(argc, argv, "d:p:n:l:s:b:g:w:m:")) != -1) {
+	while ((c = getopt(argc, argv, "d:p:n:l:s:b:g:w:m:o")) != -1) {
 		switch (c) {
 		case 'd': addr = optarg; break;
 		case 'p': port = optarg; break;
@@ -230,6 +232,7 @@ int main(int argc, char **argv)
 		case 'g': gap_us = strtol(optarg, NULL, 0); break;
 		case 'w': idle_s = atoi(optarg); break;
 		case 'm': min_pct = atoi(optarg); break;
+		case 'o': in_order = true; break;
 		default: return usage();
 		}
 	}
@@ -237,5 +240,5 @@ int main(int argc, char **argv)
 	    !pr.burst || gap_us < 0 || idle_s <= 0 || (send_mode && !addr))
 		return usage();
 	return send_mode ? do_send(&pr, addr, port, gap_us) :
-			   do_recv(&pr, port, idle_s, min_pct);
+			   do_recv(&pr, port, idle_s, min_pct, in_order);
 }
