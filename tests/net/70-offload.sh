@@ -113,7 +113,7 @@ want_udp_coalesced() {
 
 # run_round DISABLED BIN_B BYTES
 run_round() {
-	local dis=$1 bb=$2 bytes=$3 ifa ifb pa pb label nb us
+	local dis=$1 bb=$2 bytes=$3 ifa ifb pa pb label nb us why
 	round=$((round + 1))
 	ifa=$(ifname a$round) ifb=$(ifname b$round)
 	pa=$((52820 + 2 * round)) pb=$((52821 + 2 * round))
@@ -130,15 +130,10 @@ run_round() {
 	if [[ $bb == "$IMPL_PATH" ]]; then
 		check "$label: B's Offloads line" want_offloads "$T_TMP/$ifb.log" "$dis"
 	fi
-	if ! wg_up a "$ifa" a "$pa" "$IN4_A/24" "$IN6_A/64" ||
-	   ! wg_up b "$ifb" b "$pb" "$IN4_B/24" "$IN6_B/64"; then
-		fail "$label: configure interfaces"
+	if ! why=$(pair_tunnel "$ifa" "$pa" "$ifb" "$pb"); then
+		fail "$label: $why"
 		return
 	fi
-	nsx a wg set "$ifa" peer "$(pub b)" endpoint "$OUT4_B:$pb" \
-		allowed-ips "$IN4_B/32,$IN6_B/128" || fail "$label: wg set A"
-	nsx b wg set "$ifb" peer "$(pub a)" endpoint "$OUT4_A:$pa" \
-		allowed-ips "$IN4_A/32,$IN6_A/128" || fail "$label: wg set B"
 	check "$label: handshake (ping)" ping_some a "$IN4_B" || return
 	check "$label: TCP/IPv4 $bytes bytes A->B, sha256" \
 		tcp_transfer a b "$IN4_B" "$bytes" "$SEED-$round-1" 5001

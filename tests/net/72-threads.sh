@@ -71,7 +71,7 @@ want_threads() {
 
 # run_round THREADS_A BIN_B THREADS_B
 run_round() {
-	local ta=$1 bb=$2 tb=$3 ifa ifb pa pb label us
+	local ta=$1 bb=$2 tb=$3 ifa ifb pa pb label us why
 	round=$((round + 1))
 	ifa=$(ifname a$round) ifb=$(ifname b$round)
 	pa=$((53820 + 2 * round)) pb=$((53821 + 2 * round))
@@ -82,15 +82,10 @@ run_round() {
 		fail "$label: start daemons"
 		return
 	fi
-	if ! wg_up a "$ifa" a "$pa" "$IN4_A/24" "$IN6_A/64" ||
-	   ! wg_up b "$ifb" b "$pb" "$IN4_B/24" "$IN6_B/64"; then
-		fail "$label: configure interfaces"
+	if ! why=$(pair_tunnel "$ifa" "$pa" "$ifb" "$pb"); then
+		fail "$label: $why"
 		return
 	fi
-	nsx a wg set "$ifa" peer "$(pub b)" endpoint "$OUT4_B:$pb" \
-		allowed-ips "$IN4_B/32,$IN6_B/128" || fail "$label: wg set A"
-	nsx b wg set "$ifb" peer "$(pub a)" endpoint "$OUT4_A:$pa" \
-		allowed-ips "$IN4_A/32,$IN6_A/128" || fail "$label: wg set B"
 	check "$label: A's log names its threads" \
 		want_threads "$T_TMP/$ifa.log" "$ta"
 	if [[ -n $tb ]]; then

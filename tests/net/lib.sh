@@ -444,6 +444,22 @@ wg_up() {
 	nsx "$tag" ip link set "$ifc" up
 }
 
+# pair_tunnel IFACE_A PORT_A IFACE_B PORT_B: the standard pair's running
+# daemons configured (keys a and b, inner addresses, link up) and peered
+# with each other's outer IPv4 endpoint; on failure, prints which step.
+pair_tunnel() {
+	local ifa=$1 pa=$2 ifb=$3 pb=$4
+	if ! wg_up a "$ifa" a "$pa" "$IN4_A/24" "$IN6_A/64" ||
+	   ! wg_up b "$ifb" b "$pb" "$IN4_B/24" "$IN6_B/64"; then
+		echo "configure interfaces"
+		return 1
+	fi
+	nsx a wg set "$ifa" peer "$(pub b)" endpoint "$OUT4_B:$pb" \
+		allowed-ips "$IN4_B/32,$IN6_B/128" || { echo "wg set A"; return 1; }
+	nsx b wg set "$ifb" peer "$(pub a)" endpoint "$OUT4_A:$pa" \
+		allowed-ips "$IN4_A/32,$IN6_A/128" || { echo "wg set B"; return 1; }
+}
+
 # endpoint_of TAG IFACE PEERKEYNAME: the endpoint IFACE holds for a peer.
 endpoint_of() {
 	nsx "$1" wg show "$2" endpoints | awk -v k="$(pub "$3")" '$1 == k { print $2 }'
