@@ -71,7 +71,7 @@ struct cwg_daemon {
 	/* Coalesced TUN writes and the packets they held, summed by the RX
 	 * threads as they end, for the exit log. */
 	uint64_t rx_tcp_writes, rx_tcp_segs, rx_udp_writes, rx_udp_segs;
-	/* TUN packets the TX thread could not segment or buffer. */
+	/* TUN packets the TX threads could not segment or buffer. */
 	uint64_t tx_offload_drops;	/* atomic */
 };
 
