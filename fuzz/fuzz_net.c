@@ -227,6 +227,16 @@ static void collect(struct fuzz_net *net, int i, struct cwg_out *out)
 	struct fuzz_node *me = &net->n[i], *other = &net->n[1 - i];
 	struct cwg_pkt *p;
 
+	if (out->flush) {
+		/* Node 1 defers (node_init): flush as the daemon's TX side
+		 * would, right after. */
+		struct cwg_pkt_list ready;
+
+		cwg_pkt_list_init(&ready);
+		out->flush = false;
+		cwg_device_flush(me->dev, net->now, out, &ready);
+		cwg_device_send_seal(me->dev, &ready, out);
+	}
 	while ((p = cwg_pkt_list_pop(&out->net))) {
 		check_datagram(net, i, p);
 		if (net->err) {
@@ -571,6 +581,9 @@ static bool node_init(struct fuzz_net *net, int i,
 	me->inner6[0] = 0xfd;
 	me->inner6[15] = (uint8_t)(1 + i);
 	cwg_device_set_wall_offset(me->dev, 1700000000LL * 1000000000LL);
+	/* Node 1 runs the core as the daemon does: staged packets a
+	 * handshake or timer releases wait for cwg_device_flush. */
+	cwg_device_set_deferred_flush(me->dev, i == 1);
 
 	/* The other node's addresses, filled in symmetrically. */
 	{

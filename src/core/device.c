@@ -62,6 +62,7 @@ struct cwg_device *cwg_device_new(cwg_rng_fn rng, void *rng_ctx)
 	cwg_wipe(seed, sizeof(seed));
 	cwg_rwlock_init(&dev->cfg_lock);
 	cwg_mutex_init(&dev->index_lock);
+	cwg_mutex_init(&dev->flush_lock);
 	cwg_allowedips_init(&dev->allowedips);
 	cookie_checker_init(&dev->cookie);
 	dev->mtu = 1420;
@@ -84,6 +85,7 @@ void cwg_device_free(struct cwg_device *dev)
 	cookie_checker_destroy(&dev->cookie);
 	cwg_ratelimiter_destroy(&dev->ratelimiter);
 	cwg_mutex_destroy(&dev->index_lock);
+	cwg_mutex_destroy(&dev->flush_lock);
 	cwg_rwlock_destroy(&dev->cfg_lock);
 	cwg_wipe(dev, sizeof(*dev));
 	cwg_free(dev);
@@ -253,6 +255,16 @@ void cwg_device_remove_peer(struct cwg_device *dev, struct cwg_peer *peer)
 	while ((p = cwg_pkt_list_pop(&peer->staged)))
 		cwg_pkt_free(p);
 	cwg_mutex_unlock(&peer->lock);
+	/* No flush is running: it holds cfg_lock for reading. */
+	cwg_mutex_lock(&dev->flush_lock);
+	if (peer->flush_pending) {
+		struct cwg_peer **pp = &dev->flush_head;
+
+		while (*pp != peer)
+			pp = &(*pp)->flush_next;
+		cwg_atomic_store(pp, peer->flush_next);
+	}
+	cwg_mutex_unlock(&dev->flush_lock);
 	cwg_allowedips_remove_owner(&dev->allowedips, &peer->allowedips);
 	cwg_pubkey_table_remove(&dev->peers_by_key, &peer->pubkey);
 	if (peer->prev)

@@ -105,6 +105,13 @@ struct cwg_pkt {
 	struct cwg_endpoint ep;
 	/* output: the peer this packet belongs to (for stats and grouping). */
 	struct cwg_peer *peer;
+	/* Between cwg_device_send_prepare (or cwg_device_flush) and
+	 * cwg_device_send_seal: the session and counter it is sealed under.
+	 * The last packet of a run under one session carries the reference
+	 * the run holds on it (kp_last). */
+	struct cwg_keypair *kp;
+	uint64_t counter;
+	bool kp_last;
 };
 
 struct cwg_pkt_list {
@@ -156,12 +163,16 @@ static inline void cwg_pkt_list_concat(struct cwg_pkt_list *l,
 struct cwg_out {
 	struct cwg_pkt_list net; /* datagrams; pkt->ep is the destination */
 	struct cwg_pkt_list tun; /* decrypted IP packets for the tunnel */
+	/* With deferred flushing on: packets now wait for cwg_device_flush,
+	 * which the host should call soon from its sending side. */
+	bool flush;
 };
 
 static inline void cwg_out_init(struct cwg_out *o)
 {
 	cwg_pkt_list_init(&o->net);
 	cwg_pkt_list_init(&o->tun);
+	o->flush = false;
 }
 
 /* Why a packet was dropped; each is counted in the device's stats. */
@@ -221,6 +232,35 @@ void cwg_device_get_stats(struct cwg_device *dev, struct cwg_device_stats *st);
 /* ---- data path (any thread; each call is one batch) ---- */
 void cwg_device_send(struct cwg_device *dev, struct cwg_pkt_list *in,
 		     uint64_t now, struct cwg_out *out);
+/*
+ * cwg_device_send in two steps, for a host that sends from several
+ * threads and must keep each peer's packets in order. Prepare routes the
+ * batch, stages it behind what already waits and reserves a session and
+ * counters for whatever can go now, moving those packets onto ready in
+ * the order they must leave (handshake initiations go onto out->net).
+ * It is cheap: the host calls it, and cwg_device_flush, in the order it
+ * read the packets (under one lock of its own, say), and the counters
+ * then follow that order too. Seal does the crypto, from any thread, and
+ * appends ready's packets, still in order, to out->net; every packet
+ * prepare put on ready must go through seal, which drops the session
+ * references they carry.
+ */
+void cwg_device_send_prepare(struct cwg_device *dev, struct cwg_pkt_list *in,
+			     uint64_t now, struct cwg_out *out,
+			     struct cwg_pkt_list *ready);
+void cwg_device_send_seal(struct cwg_device *dev, struct cwg_pkt_list *ready,
+			  struct cwg_out *out);
+/*
+ * Deferred flushing (off by default; set before any traffic): when a
+ * handshake completes, or a timer wants a keepalive, the staged packets
+ * are not sealed in that call (on the receiving thread, say) but left
+ * for cwg_device_flush, and the call sets out->flush. The host then
+ * calls cwg_device_flush where it calls cwg_device_send_prepare, so that
+ * every data packet leaves in one order.
+ */
+void cwg_device_set_deferred_flush(struct cwg_device *dev, bool on);
+void cwg_device_flush(struct cwg_device *dev, uint64_t now,
+		      struct cwg_out *out, struct cwg_pkt_list *ready);
 void cwg_device_receive(struct cwg_device *dev, struct cwg_pkt_list *in,
 			uint64_t now, struct cwg_out *out);
 /* Timers. Call at least every 100 ms, and right after configuration. */

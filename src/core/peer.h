@@ -102,6 +102,10 @@ struct cwg_peer {
 
 	uint64_t rx_bytes; /* atomic */
 	uint64_t tx_bytes; /* atomic */
+
+	/* On dev->flush_head's list (dev->flush_lock guards both). */
+	struct cwg_peer *flush_next;
+	bool flush_pending;
 };
 
 /*
@@ -132,6 +136,13 @@ struct cwg_device {
 	uint32_t mtu;	     /* atomic */
 	uint64_t last_under_load; /* atomic */
 	uint32_t backlog;	  /* atomic */
+
+	/* Deferred flushing: peers whose staged packets wait for
+	 * cwg_device_flush. flush_lock is taken inside a peer's lock, never
+	 * around one. */
+	bool defer_flush;
+	struct cwg_mutex flush_lock;
+	struct cwg_peer *flush_head;
 
 	struct cwg_device_stats stats; /* each field atomic */
 };

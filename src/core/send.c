@@ -6,8 +6,12 @@
  *
  * The bulk path splits the work the way the kernel does: under the peer's
  * lock it only takes a reference on the keypair and reserves a run of
- * counters (struct send_job); the sealing itself runs after the lock is
- * dropped, so several threads can seal for one peer at once.
+ * counters (struct send_job, then written onto each packet); the sealing
+ * itself runs after the lock is dropped, so several threads can seal for
+ * one peer at once. The kernel keeps order with one queue per peer that
+ * both the transmit path and the handshake path feed; here the host does,
+ * by preparing in one order (cwg_device_send_prepare, cwg_device_flush)
+ * and emitting in that order.
  */
 #include "../crypto/crypto.h"
 #include "messages.h"
@@ -141,9 +145,26 @@ need_handshake:
 	return false;
 }
 
+/* Gives each packet of a prepared job its session and counter and moves
+ * them onto ready; the job's keypair reference goes with its last packet. */
+static void job_ready(struct send_job *job, struct cwg_pkt_list *ready)
+{
+	uint64_t counter = job->counter;
+	struct cwg_pkt *p;
+
+	for (p = job->pkts.head; p; p = p->next) {
+		p->kp = job->kp;
+		p->counter = counter++;
+		p->kp_last = !p->next;
+		p->ep = job->ep;
+		p->peer = job->peer;
+	}
+	cwg_pkt_list_concat(ready, &job->pkts);
+	job->kp = NULL;
+}
+
 /* Seal one packet in place: header before, padding and tag after. */
-static bool seal_one(struct send_job *job, struct cwg_pkt *p, uint64_t counter,
-		     uint32_t mtu)
+static bool seal_one(struct cwg_pkt *p, uint32_t mtu)
 {
 	uint32_t len = p->len, padded = cwg_data_padded_len(len, mtu);
 	uint8_t *hdr;
@@ -154,44 +175,94 @@ static bool seal_one(struct send_job *job, struct cwg_pkt *p, uint64_t counter,
 	cwg_memset(p->data + len, 0, padded - len);
 	hdr = p->data - CWG_DATA_HEADROOM;
 	cwg_msg_set_type(hdr, CWG_MSG_DATA);
-	cwg_put_le32(hdr + CWG_DATA_RECEIVER, job->kp->remote_index);
-	cwg_put_le64(hdr + CWG_DATA_COUNTER, counter);
+	cwg_put_le32(hdr + CWG_DATA_RECEIVER, p->kp->remote_index);
+	cwg_put_le64(hdr + CWG_DATA_COUNTER, p->counter);
 	cwg_aead_seal(hdr + CWG_DATA_PAYLOAD, hdr + CWG_DATA_PAYLOAD, padded,
-		      NULL, 0, counter, job->kp->send_key);
+		      NULL, 0, p->counter, p->kp->send_key);
 	p->data = hdr;
 	p->len = CWG_DATA_HEADROOM + padded + CWG_AEAD_TAG_LEN;
-	p->ep = job->ep;
-	p->peer = job->peer;
 	return true;
 }
 
-/* No lock needed: the keypair reference keeps the keys alive. */
-static void send_run(struct cwg_device *dev, struct send_job *job,
-		     struct cwg_out *out)
+/* Seals ready onto out->net; the caller holds cfg_lock for reading,
+ * which keeps the peers (whose byte counts this adds to) alive, and the
+ * packets' keypair references keep the keys alive. */
+static void seal_list(struct cwg_device *dev, struct cwg_pkt_list *ready,
+		      struct cwg_out *out)
 {
 	uint32_t mtu = cwg_atomic_load_relaxed(&dev->mtu);
-	uint64_t counter = job->counter, bytes = 0;
+	struct cwg_peer *peer = NULL;
+	uint64_t bytes = 0;
 	struct cwg_pkt *p;
 
-	while ((p = cwg_pkt_list_pop(&job->pkts))) {
-		if (!seal_one(job, p, counter++, mtu)) {
-			cwg_drop_pkt(dev, p, CWG_DROP_NO_BUFFER);
-			continue;
+	while ((p = cwg_pkt_list_pop(ready))) {
+		struct cwg_keypair *kp = p->kp;
+		bool last = p->kp_last, sealed;
+
+		if (p->peer != peer) {
+			if (peer)
+				cwg_atomic_add_relaxed(&peer->tx_bytes, bytes);
+			peer = p->peer;
+			bytes = 0;
 		}
-		bytes += p->len;
-		cwg_pkt_list_append(&out->net, p);
+		sealed = seal_one(p, mtu);
+		p->kp = NULL;
+		p->kp_last = false;
+		if (sealed) {
+			bytes += p->len;
+			cwg_pkt_list_append(&out->net, p);
+		} else {
+			cwg_drop_pkt(dev, p, CWG_DROP_NO_BUFFER);
+		}
+		if (last)
+			keypair_put(kp);
 	}
-	cwg_atomic_add_relaxed(&job->peer->tx_bytes, bytes);
-	keypair_put(job->kp);
-	job->kp = NULL;
+	if (peer)
+		cwg_atomic_add_relaxed(&peer->tx_bytes, bytes);
+}
+
+void cwg_device_send_seal(struct cwg_device *dev, struct cwg_pkt_list *ready,
+			  struct cwg_out *out)
+{
+	if (!ready->count)
+		return;
+	cwg_rwlock_rdlock(&dev->cfg_lock);
+	seal_list(dev, ready, out);
+	cwg_rwlock_unlock(&dev->cfg_lock);
+}
+
+/* Under peer->lock: its staged packets are left for cwg_device_flush. */
+static void flush_defer(struct cwg_peer *peer, struct cwg_out *out)
+{
+	struct cwg_device *dev = peer->dev;
+
+	cwg_mutex_lock(&dev->flush_lock);
+	if (!peer->flush_pending) {
+		peer->flush_pending = true;
+		peer->flush_next = dev->flush_head;
+		/* Atomic for cwg_device_flush's look without the lock. */
+		cwg_atomic_store(&dev->flush_head, peer);
+	}
+	cwg_mutex_unlock(&dev->flush_lock);
+	out->flush = true;
 }
 
 void send_staged(struct cwg_peer *peer, uint64_t now, struct cwg_out *out)
 {
 	struct send_job job;
+	struct cwg_pkt_list ready;
 
-	if (send_prepare(peer, now, out, &job))
-		send_run(peer->dev, &job, out);
+	if (peer->dev->defer_flush) {
+		if (peer->staged.count)
+			flush_defer(peer, out);
+		return;
+	}
+	if (!send_prepare(peer, now, out, &job))
+		return;
+	/* Called under the peer's lock, with cfg_lock held for reading. */
+	cwg_pkt_list_init(&ready);
+	job_ready(&job, &ready);
+	seal_list(peer->dev, &ready, out);
 }
 
 void send_keepalive(struct cwg_peer *peer, uint64_t now, struct cwg_out *out)
@@ -231,10 +302,9 @@ static enum cwg_drop route(struct cwg_device *dev, const struct cwg_pkt *p,
 
 static void send_group(struct cwg_device *dev, struct cwg_peer *peer,
 		       struct cwg_pkt_list *group, uint64_t now,
-		       struct cwg_out *out)
+		       struct cwg_out *out, struct cwg_pkt_list *ready)
 {
 	struct send_job job;
-	bool run;
 
 	cwg_mutex_lock(&peer->lock);
 	if (!peer->endpoint.family) {
@@ -244,14 +314,14 @@ static void send_group(struct cwg_device *dev, struct cwg_peer *peer,
 	}
 	/* Append the group to what already waits, preserving order. */
 	cwg_pkt_list_concat(&peer->staged, group);
-	run = send_prepare(peer, now, out, &job);
+	if (send_prepare(peer, now, out, &job))
+		job_ready(&job, ready);
 	cwg_mutex_unlock(&peer->lock);
-	if (run)
-		send_run(dev, &job, out);
 }
 
-void cwg_device_send(struct cwg_device *dev, struct cwg_pkt_list *in,
-		     uint64_t now, struct cwg_out *out)
+void cwg_device_send_prepare(struct cwg_device *dev, struct cwg_pkt_list *in,
+			     uint64_t now, struct cwg_out *out,
+			     struct cwg_pkt_list *ready)
 {
 	struct cwg_pkt_list group;
 	struct cwg_peer *cur = NULL, *peer = NULL;
@@ -267,11 +337,61 @@ void cwg_device_send(struct cwg_device *dev, struct cwg_pkt_list *in,
 			continue;
 		}
 		if (peer != cur && group.count)
-			send_group(dev, cur, &group, now, out);
+			send_group(dev, cur, &group, now, out, ready);
 		cur = peer;
 		cwg_pkt_list_append(&group, p);
 	}
 	if (group.count)
-		send_group(dev, cur, &group, now, out);
+		send_group(dev, cur, &group, now, out, ready);
+	cwg_rwlock_unlock(&dev->cfg_lock);
+}
+
+void cwg_device_send(struct cwg_device *dev, struct cwg_pkt_list *in,
+		     uint64_t now, struct cwg_out *out)
+{
+	struct cwg_pkt_list ready;
+
+	cwg_pkt_list_init(&ready);
+	cwg_device_send_prepare(dev, in, now, out, &ready);
+	cwg_device_send_seal(dev, &ready, out);
+}
+
+void cwg_device_set_deferred_flush(struct cwg_device *dev, bool on)
+{
+	dev->defer_flush = on;
+}
+
+/*
+ * Peers are taken off the list one at a time, each marked not pending
+ * before its staged packets are looked at: a handshake that completes
+ * meanwhile puts the peer back on, so nothing staged is left behind.
+ */
+void cwg_device_flush(struct cwg_device *dev, uint64_t now,
+		      struct cwg_out *out, struct cwg_pkt_list *ready)
+{
+	struct cwg_peer *peer;
+	struct send_job job;
+
+	/* Hosts call this with every batch: nothing pending costs a load.
+	 * A peer put on the list after this look is the next call's. */
+	if (!cwg_atomic_load(&dev->flush_head))
+		return;
+	cwg_rwlock_rdlock(&dev->cfg_lock);
+	for (;;) {
+		cwg_mutex_lock(&dev->flush_lock);
+		peer = dev->flush_head;
+		if (peer) {
+			cwg_atomic_store(&dev->flush_head, peer->flush_next);
+			peer->flush_next = NULL;
+			peer->flush_pending = false;
+		}
+		cwg_mutex_unlock(&dev->flush_lock);
+		if (!peer)
+			break;
+		cwg_mutex_lock(&peer->lock);
+		if (send_prepare(peer, now, out, &job))
+			job_ready(&job, ready);
+		cwg_mutex_unlock(&peer->lock);
+	}
 	cwg_rwlock_unlock(&dev->cfg_lock);
 }

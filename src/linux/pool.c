@@ -109,6 +109,8 @@ static void pkt_reset(struct cwg_pkt *p)
 	p->cap = CWG_PKT_BUF_SIZE;
 	memset(&p->ep, 0, sizeof(p->ep));
 	p->peer = NULL;
+	p->kp = NULL;
+	p->kp_last = false;
 }
 
 static size_t pkt_index(const struct cwg_pkt *p)

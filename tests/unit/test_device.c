@@ -842,6 +842,138 @@ static void test_batched_run(void)
 	node_free(&b);
 }
 
+/* Moves n's wire datagrams into a fresh receive batch from `from`. */
+static void wire_to_batch(struct node *n, const struct node *from,
+			  struct cwg_pkt_list *in)
+{
+	struct cwg_pkt *p;
+
+	cwg_pkt_list_init(in);
+	while ((p = cwg_pkt_list_pop(&n->wire))) {
+		p->ep = from->addr;
+		cwg_pkt_list_append(in, p);
+	}
+}
+
+/* Whether l holds plaintext packets with sequence numbers first,
+ * first + 1, ... and counters counter0, counter0 + 1, ... in list order. */
+static bool ready_in_order(const struct cwg_pkt_list *l, uint32_t first,
+			   uint64_t counter0)
+{
+	const struct cwg_pkt *p;
+	uint32_t i = 0;
+
+	for (p = l->head; p; p = p->next, i++)
+		if (p->len < 24 || cwg_get_be32(p->data + 20) != first + i ||
+		    p->counter != counter0 + i || !p->kp)
+			return false;
+	return true;
+}
+
+/*
+ * Deferred flushing, as the daemon runs the core: a completed handshake
+ * or a keepalive timer seals nothing where it happens (a receiving or
+ * timer thread) but leaves the peer for cwg_device_flush and says so in
+ * out->flush. Whatever the sending side prepares next, a flush or a new
+ * batch, takes the staged packets first, so packets leave in the order
+ * they were sent and their counters follow that order.
+ */
+static void test_deferred_flush(void)
+{
+	struct node a, b;
+	struct cwg_pkt_list in, ready, ready2;
+	struct cwg_out out, out2;
+	uint32_t i, seq = 0;
+	struct cwg_pkt *p;
+	bool in_order = true;
+
+	setup(&a, &b, false);
+	cwg_device_set_deferred_flush(a.dev, true);
+	cwg_device_set_deferred_flush(b.dev, true);
+	for (i = 0; i < 3; i++)
+		send_from(&a, &b, i);
+	ok(a.wire.count == 1 && type_of(a.wire.head) == CWG_MSG_INITIATION,
+	   "deferred: three packets staged, one initiation sent");
+	deliver(&a, &b, &a.addr, NULL, NULL);
+	ok(b.wire.count == 1 && type_of(b.wire.head) == CWG_MSG_RESPONSE,
+	   "deferred: B answers the initiation");
+
+	wire_to_batch(&b, &b, &in);
+	cwg_out_init(&out);
+	cwg_device_receive(a.dev, &in, now, &out);
+	ok(stats(&a).handshakes_completed == 1 && out.flush &&
+		   out.net.count == 0 && a.peer->flush_pending,
+	   "deferred: A completes the handshake, seals nothing and asks for "
+	   "a flush");
+
+	/* A batch the sending side prepares before that flush. */
+	cwg_pkt_list_init(&in);
+	cwg_pkt_list_append(&in, ip_packet(a.inner, b.inner, 3, 100));
+	cwg_pkt_list_append(&in, ip_packet(a.inner, b.inner, 4, 100));
+	cwg_pkt_list_init(&ready);
+	cwg_device_send_prepare(a.dev, &in, now, &out, &ready);
+	ok(ready.count == 5 && ready_in_order(&ready, 0, 0) &&
+		   out.net.count == 0,
+	   "a batch prepared before the flush goes after the staged "
+	   "packets: 0..4 in order, counters 0..4");
+	cwg_out_init(&out2);
+	cwg_pkt_list_init(&ready2);
+	cwg_device_flush(a.dev, now, &out2, &ready2);
+	ok(ready2.count == 0 && out2.net.count == 0 && !a.peer->flush_pending,
+	   "the flush after it finds nothing left");
+	cwg_device_send_seal(a.dev, &ready, &out);
+	ok(ready.count == 0 && count_type(&out.net, CWG_MSG_DATA) == 5,
+	   "sealing turns the five into data messages, in the same list");
+	collect(&a, &out);
+	deliver(&a, &b, &a.addr, NULL, NULL);
+	ok(b.tun.count == 5, "B delivers all five");
+	for (p = b.tun.head; p; p = p->next)
+		in_order &= cwg_get_be32(p->data + 20) == seq++;
+	ok(in_order, "in the order A was given them");
+	count_tun(&b);
+
+	/* B heard data and sent none: its passive keepalive is a timer's. */
+	free_list(&b.wire);
+	now += CWG_KEEPALIVE_TIMEOUT_NS;
+	cwg_out_init(&out);
+	cwg_device_tick(b.dev, now, &out);
+	ok(out.flush && count_type(&out.net, CWG_MSG_DATA) == 0,
+	   "deferred: the keepalive timer seals nothing and asks for a flush");
+	collect(&b, &out);
+	cwg_out_init(&out);
+	cwg_pkt_list_init(&ready);
+	cwg_device_flush(b.dev, now, &out, &ready);
+	ok(ready.count == 1 && ready.head->len == 0,
+	   "the flush prepares the keepalive");
+	cwg_device_send_seal(b.dev, &ready, &out);
+	ok(out.net.count == 1 &&
+		   out.net.head->len == CWG_MSG_DATA_MIN_LEN,
+	   "and seals it: a 32-byte keepalive");
+	collect(&b, &out);
+	free_list(&b.wire);
+
+	/* A peer removed while it waits for a flush leaves the list. */
+	now += CWG_KEEPALIVE_TIMEOUT_NS;
+	send_from(&a, &b, 5);
+	deliver(&a, &b, &a.addr, NULL, NULL);
+	count_tun(&b);
+	now += CWG_KEEPALIVE_TIMEOUT_NS;
+	cwg_out_init(&out);
+	cwg_device_tick(b.dev, now, &out);
+	ok(out.flush && b.peer->flush_pending, "B waits for a flush again");
+	cwg_device_cfg_lock(b.dev);
+	cwg_device_remove_peer(b.dev, b.peer);
+	cwg_device_cfg_unlock(b.dev);
+	b.peer = NULL;
+	cwg_out_init(&out);
+	cwg_pkt_list_init(&ready);
+	cwg_device_flush(b.dev, now, &out, &ready);
+	ok(ready.count == 0 && out.net.count == 0,
+	   "after its peer is removed the flush has nothing to do");
+	node_free(&a);
+	node_free(&b);
+}
+
 int main(void)
 {
 	const char *s = getenv("CWG_SEED");
@@ -863,5 +995,6 @@ int main(void)
 	test_malformed();
 	test_roaming_and_filter();
 	test_batched_run();
+	test_deferred_flush();
 	return done_testing();
 }
