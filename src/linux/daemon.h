@@ -4,7 +4,10 @@
  * nthreads data threads (one per two CPUs by default, CWG_THREADS
  * otherwise).
  *
- *   TX threads  TUN reads, a batch at a time -> cwg_device_send -> UDP
+ *   TX threads  TUN reads, a batch at a time -> cwg_device_send_prepare
+ *               (in read order) -> cwg_device_send_seal (in parallel) ->
+ *               UDP (in read order); also the staged packets a handshake
+ *               or timer released, when flush_fd says so
  *   RX threads  UDP recvmmsg -> cwg_device_receive -> TUN writes, UDP
  *   control     UAPI clients, timers (cwg_device_tick), signals, MTU and
  *               socket-file watch, start-up and shutdown
@@ -34,10 +37,10 @@
 #include "linux/udp.h"
 #include "linux/uapi_server.h"
 
-/* Data threads per direction, at most. A batch taken later may be sealed
- * (so take its counters) or opened before an earlier one: with at most 8
- * threads, the counters one side sees out of order stay thousands inside
- * the 8128-message replay window. */
+/* Data threads per direction, at most. Counters follow the send order,
+ * but a batch taken later may be opened before an earlier one: with at
+ * most 8 threads, what the core sees out of order stays thousands of
+ * messages inside its 8128-message replay window. */
 #define CWG_MAX_DATA_THREADS 8
 
 struct cwg_daemon;
@@ -61,6 +64,7 @@ struct cwg_daemon {
 	int rx_epfd;
 	int stop_fd;
 	int notify_fd;
+	int flush_fd;		/* readable: cwg_device_flush is due */
 	bool stopping;		/* atomic */
 	bool tun_dead;		/* atomic */
 	uint32_t nthreads;	/* data threads per direction */
@@ -83,6 +87,8 @@ uint64_t cwg_now_ns(void);
 int cwg_datapath_threads(const char *env);
 /* 0 or a negative errno; the threads run until cwg_datapath_stop. */
 int cwg_datapath_start(struct cwg_daemon *d);
+/* After a core call set out.flush: a TX thread will flush, in order. */
+void cwg_datapath_flush_soon(struct cwg_daemon *d);
 void cwg_datapath_stop(struct cwg_daemon *d);
 
 #endif

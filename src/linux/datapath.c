@@ -21,6 +21,7 @@
 /* epoll tags in the data threads' sets: 0 and 1 are the UDP sockets. */
 #define TAG_STOP 2
 #define TAG_TUN 3
+#define TAG_FLUSH 4
 #define TUN_BATCH 64
 /* Batches one thread takes from one source before looking at the others
  * (and at stop_fd) again. */
@@ -96,36 +97,78 @@ static void tun_discard_one(struct cwg_daemon *d, struct cwg_udp_io *io)
 	tun_read_one(d, io->discard, sizeof(io->discard));
 }
 
-/*
- * Seals a batch taken with ticket t and sends it in its turn: the sealing
- * runs alongside the other TX threads, the sending in the order the
- * batches were read.
- */
-static void tx_finish(struct cwg_daemon *d, struct cwg_udp_io *io,
-		      struct cwg_pkt_list *in, uint64_t t)
+void cwg_datapath_flush_soon(struct cwg_daemon *d)
 {
-	struct cwg_out out;
+	uint64_t one = 1;
 
-	cwg_out_init(&out);
-	cwg_device_send(d->dev, in, cwg_now_ns(), &out);
-	cwg_pkt_free_list(in); /* whatever the core left there */
-	cwg_order_wait(&d->tx_order, t);
-	cwg_udp_send(&d->udp, io, d->dev, &out.net);
-	cwg_order_done(&d->tx_order, t);
-	cwg_pkt_free_list(&out.tun);
+	if (write(d->flush_fd, &one, sizeof(one)) < 0) {
+		/* EAGAIN: the counter is full, so a flush is due anyway. */
+	}
 }
 
-/* Under tx_order.in: the ticket for a batch of in, if it has packets. */
-static uint64_t tx_ticket(struct cwg_daemon *d, const struct cwg_pkt_list *in)
+/*
+ * What a TX thread does under tx_order.in, after reading a batch into in
+ * (or with in empty, for a flush): the core routes, stages and reserves
+ * counters for it, and for whatever a handshake or timer released
+ * (cwg_device_flush), in this one order; the batch then takes its ticket.
+ * This is where every peer's data packets get their order, on the wire
+ * and in counters alike, however many threads seal them afterwards.
+ */
+static uint64_t tx_prepare(struct cwg_daemon *d, struct cwg_pkt_list *in,
+			   struct cwg_out *out, struct cwg_pkt_list *ready)
 {
-	return in->count ? cwg_order_ticket(&d->tx_order) : CWG_ORDER_NONE;
+	uint64_t now = cwg_now_ns();
+
+	cwg_out_init(out);
+	cwg_pkt_list_init(ready);
+	cwg_device_flush(d->dev, now, out, ready);
+	if (in->count)
+		cwg_device_send_prepare(d->dev, in, now, out, ready);
+	if (!ready->count && !out->net.count)
+		return CWG_ORDER_NONE;
+	return cwg_order_ticket(&d->tx_order);
+}
+
+/*
+ * Seals a batch prepared with ticket t and sends it in its turn: the
+ * sealing runs alongside the other TX threads, the sending in the order
+ * the batches were prepared.
+ */
+static void tx_finish(struct cwg_daemon *d, struct cwg_udp_io *io,
+		      struct cwg_out *out, struct cwg_pkt_list *ready,
+		      uint64_t t)
+{
+	if (t == CWG_ORDER_NONE)
+		return;
+	cwg_device_send_seal(d->dev, ready, out);
+	cwg_order_wait(&d->tx_order, t);
+	cwg_udp_send(&d->udp, io, d->dev, &out->net);
+	cwg_order_done(&d->tx_order, t);
+	cwg_pkt_free_list(&out->tun);
+}
+
+/* Sends what handshakes and timers released (cwg_datapath_flush_soon). */
+static void tx_flush(struct cwg_daemon *d, struct cwg_udp_io *io)
+{
+	struct cwg_pkt_list none, ready;
+	struct cwg_out out;
+	uint64_t t, n;
+
+	if (read(d->flush_fd, &n, sizeof(n)) < 0)
+		return; /* another TX thread took it */
+	cwg_pkt_list_init(&none);
+	cwg_order_in_lock(&d->tx_order);
+	t = tx_prepare(d, &none, &out, &ready);
+	cwg_order_in_unlock(&d->tx_order);
+	tx_finish(d, io, &out, &ready, t);
 }
 
 /* Reads one batch from the TUN and sends it; false when drained. */
 static bool tx_batch(struct cwg_daemon *d, struct cwg_udp_io *io)
 {
 	struct cwg_pkt *bufs[TUN_BATCH];
-	struct cwg_pkt_list in;
+	struct cwg_pkt_list in, ready;
+	struct cwg_out out;
 	uint32_t n, i;
 	uint64_t t;
 	bool more = true;
@@ -148,13 +191,17 @@ static bool tx_batch(struct cwg_daemon *d, struct cwg_udp_io *io)
 		bufs[i]->len = (uint32_t)r;
 		cwg_pkt_list_append(&in, bufs[i]);
 	}
-	t = tx_ticket(d, &in);
+	if (!in.count) {
+		cwg_order_in_unlock(&d->tx_order);
+		for (uint32_t j = 0; j < n; j++)
+			cwg_pkt_free(bufs[j]);
+		return false;
+	}
+	t = tx_prepare(d, &in, &out, &ready);
 	cwg_order_in_unlock(&d->tx_order);
 	for (uint32_t j = i; j < n; j++)
 		cwg_pkt_free(bufs[j]);
-	if (!in.count)
-		return false;
-	tx_finish(d, io, &in, t);
+	tx_finish(d, io, &out, &ready, t);
 	return more;
 }
 
@@ -240,8 +287,9 @@ static void tx_take_vnet(struct cwg_daemon *d, const uint8_t *scratch,
 static bool tx_batch_vnet(struct cwg_daemon *d, struct cwg_udp_io *io,
 			  uint8_t *scratch)
 {
-	struct cwg_pkt_list in;
-	uint64_t t;
+	struct cwg_pkt_list in, ready;
+	struct cwg_out out;
+	uint64_t t = CWG_ORDER_NONE;
 	bool more = true;
 
 	cwg_pkt_list_init(&in);
@@ -256,10 +304,11 @@ static bool tx_batch_vnet(struct cwg_daemon *d, struct cwg_udp_io *io,
 		}
 		tx_take_vnet(d, scratch, (uint32_t)r, &in);
 	}
-	t = tx_ticket(d, &in);
-	cwg_order_in_unlock(&d->tx_order);
 	if (in.count)
-		tx_finish(d, io, &in, t);
+		t = tx_prepare(d, &in, &out, &ready);
+	cwg_order_in_unlock(&d->tx_order);
+	if (t != CWG_ORDER_NONE)
+		tx_finish(d, io, &out, &ready, t);
 	return more;
 }
 
@@ -288,10 +337,12 @@ static void *tx_main(void *arg)
 		return NULL;
 	}
 	while (!stopping(d)) {
-		struct epoll_event ev[2];
-		int n = epoll_wait(d->tx_epfd, ev, 2, -1);
+		struct epoll_event ev[3];
+		int n = epoll_wait(d->tx_epfd, ev, 3, -1);
 
 		for (int i = 0; i < n && !stopping(d); i++) {
+			if (ev[i].data.u32 == TAG_FLUSH)
+				tx_flush(d, io);
 			if (ev[i].data.u32 != TAG_TUN)
 				continue;
 			for (int b = 0; b < BATCHES_PER_WAKEUP; b++)
@@ -540,8 +591,11 @@ static bool rx_batch(struct cwg_daemon *d, struct rx_state *st, int which)
 	else
 		tun_write_all(d, &out.tun);
 	cwg_order_done(&d->rx_order, t);
-	/* Handshake replies, cookies and keepalives: no order to keep. */
+	/* Handshake replies and cookies: no order to keep. Data released by
+	 * a completed handshake goes out through a TX thread, in order. */
 	cwg_udp_send(&d->udp, st->io, d->dev, &out.net);
+	if (out.flush)
+		cwg_datapath_flush_soon(d);
 	return full;
 }
 
@@ -680,6 +734,8 @@ int cwg_datapath_start(struct cwg_daemon *d)
 	r = add_fd(d->tx_epfd, d->tun.fd, TAG_TUN);
 	if (!r)
 		r = add_fd(d->tx_epfd, d->stop_fd, TAG_STOP);
+	if (!r)
+		r = add_fd(d->tx_epfd, d->flush_fd, TAG_FLUSH);
 	if (!r)
 		r = add_fd(d->rx_epfd, d->stop_fd, TAG_STOP);
 	if (r)

@@ -138,6 +138,8 @@ static void ctl_tick(struct cwg_daemon *d, struct cwg_udp_io *io)
 	cwg_device_tick(d->dev, cwg_now_ns(), &out);
 	cwg_udp_send(&d->udp, io, d->dev, &out.net);
 	cwg_pkt_free_list(&out.tun);
+	if (out.flush)
+		cwg_datapath_flush_soon(d);
 }
 
 struct ctl_ctx {
@@ -289,10 +291,12 @@ static int run(struct cwg_daemon *d, int uapi_fd, const char *path,
 	d->rx_epfd = epoll_create1(EPOLL_CLOEXEC);
 	d->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	d->notify_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	d->flush_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	sigfd = signalfd(-1, &sigs, SFD_CLOEXEC | SFD_NONBLOCK);
 	timerfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
 	if (!cc.io || d->ctl_epfd < 0 || d->tx_epfd < 0 || d->rx_epfd < 0 ||
-	    d->stop_fd < 0 || d->notify_fd < 0 || sigfd < 0 || timerfd < 0 ||
+	    d->stop_fd < 0 || d->notify_fd < 0 || d->flush_fd < 0 ||
+	    sigfd < 0 || timerfd < 0 ||
 	    ctl_add(d->ctl_epfd, sigfd, CTL_SIGNAL) ||
 	    ctl_add(d->ctl_epfd, timerfd, CTL_TIMER) ||
 	    ctl_add(d->ctl_epfd, d->notify_fd, CTL_NOTIFY) ||
@@ -313,6 +317,8 @@ static int run(struct cwg_daemon *d, int uapi_fd, const char *path,
 		goto out;
 	}
 	cwg_device_set_wall_offset(d->dev, wall_offset_ns());
+	/* Staged data leaves through the TX threads only (datapath.c). */
+	cwg_device_set_deferred_flush(d->dev, true);
 	cwg_udp_init(&d->udp, d->rx_epfd);
 	r = cwg_udp_bind(&d->udp, 0);
 	if (r) {
