@@ -84,6 +84,9 @@ struct cwg_peer {
 	struct cookie_maker cookie;
 	struct cwg_keypair *kp_current, *kp_previous, *kp_next;
 	struct cwg_endpoint endpoint;
+	/* The data packet whose source the endpoint last became: its
+	 * session's birth and its counter (receive.c). */
+	uint64_t ep_birth, ep_counter;
 	struct cwg_pkt_list staged;
 
 	/* Timers: absolute deadlines on the monotonic clock, 0 when off. */

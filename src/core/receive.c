@@ -58,7 +58,8 @@ static uint32_t inner_packet(const uint8_t *p, uint32_t len, int *family,
 /* Where a run's authenticated packets stand once opened and checked. */
 struct data_run {
 	struct cwg_pkt_list deliver;	/* plaintext for the TUN */
-	struct cwg_endpoint ep;		/* the last authenticated sender */
+	struct cwg_endpoint ep;		/* the newest authenticated sender */
+	uint64_t ep_counter;		/* and its packet's counter */
 	uint64_t rx_bytes;		/* delivered, or keepalives */
 	bool authenticated;		/* at least one packet was */
 	bool data;			/* at least one carried a good packet */
@@ -76,10 +77,14 @@ static void run_classify(struct cwg_device *dev, struct cwg_peer *peer,
 	uint32_t wire_len = pkt->len, inner_len;
 	uint32_t plain_len = wire_len - CWG_DATA_PAYLOAD - CWG_AEAD_TAG_LEN;
 	const uint8_t *src = NULL;
+	uint64_t counter = cwg_get_le64(pkt->data + CWG_DATA_COUNTER);
 	int family = 0;
 
+	if (!r->authenticated || counter > r->ep_counter) {
+		r->ep = pkt->ep;
+		r->ep_counter = counter;
+	}
 	r->authenticated = true;
-	r->ep = pkt->ep;
 	if (!plain_len) {
 		r->rx_bytes += wire_len;
 		cwg_pkt_free(pkt); /* a keepalive */
@@ -150,10 +155,28 @@ static void run_open(struct cwg_device *dev, struct cwg_keypair *kp,
 }
 
 /*
+ * Under peer->lock: whether the packet with this counter under kp was
+ * sent after the one whose source is the peer's endpoint now. Several
+ * threads may open one peer's runs, and finish them, out of turn; the
+ * endpoint must follow the packet the peer sent last, not the run that
+ * happened to finish last, or a roaming peer could be sent back to the
+ * address it just left. A newer session's packets are newer than all of
+ * an older one's.
+ */
+static bool endpoint_newer(struct cwg_peer *peer, const struct cwg_keypair *kp,
+			   uint64_t counter)
+{
+	if (kp->birth != peer->ep_birth)
+		return kp->birth > peer->ep_birth;
+	return counter >= peer->ep_counter;
+}
+
+/*
  * A run of data packets that name one receiver index: the index table,
  * the replay window and the peer each take their lock once per run, not
  * once per packet. The peer's state moves as if the run's packets had
- * come one by one: the endpoint is the last authenticated packet's.
+ * come one by one, in the order they were sent: the endpoint is that of
+ * the authenticated packet with the highest counter.
  */
 static void receive_data_run(struct cwg_device *dev, struct cwg_pkt_list *run,
 			     uint64_t now, struct cwg_out *out)
@@ -180,7 +203,11 @@ static void receive_data_run(struct cwg_device *dev, struct cwg_pkt_list *run,
 
 	peer = kp->peer;
 	cwg_mutex_lock(&peer->lock);
-	peer_set_endpoint_from(peer, &r.ep);
+	if (endpoint_newer(peer, kp, r.ep_counter)) {
+		peer_set_endpoint_from(peer, &r.ep);
+		peer->ep_birth = kp->birth;
+		peer->ep_counter = r.ep_counter;
+	}
 	if (peer_received_with_keypair(peer, kp)) {
 		timers_handshake_complete(peer, now);
 		send_staged(peer, now, out);

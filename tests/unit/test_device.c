@@ -830,7 +830,7 @@ static void test_batched_run(void)
 		   drops(&b, CWG_DROP_NOT_ALLOWED) == 1,
 	   "forged, replayed, unknown-index and foreign each dropped once");
 	ok(b.peer->endpoint.port == 4003 && b.peer->endpoint.addr[3] == 3,
-	   "the endpoint is the last authenticated packet's (port %u)",
+	   "the endpoint is the newest authenticated packet's (port %u)",
 	   b.peer->endpoint.port);
 	ok(rx_bytes(&b) - rx0 == want_rx,
 	   "received bytes count what was delivered (%llu, want %llu)",
@@ -838,6 +838,74 @@ static void test_batched_run(void)
 	   (unsigned long long)want_rx);
 	for (i = 0; i < 5; i++)
 		cwg_pkt_free(d[i]);
+	node_free(&a);
+	node_free(&b);
+}
+
+/* Receives one datagram at n as sent from ep. */
+static void receive_one(struct node *n, struct cwg_pkt *p,
+			const struct cwg_endpoint *ep)
+{
+	struct cwg_pkt_list in;
+	struct cwg_out out;
+
+	p->ep = *ep;
+	cwg_pkt_list_init(&in);
+	cwg_pkt_list_append(&in, p);
+	cwg_out_init(&out);
+	cwg_device_receive(n->dev, &in, now, &out);
+	collect(n, &out);
+}
+
+/*
+ * Receiving threads open a peer's runs, and finish them, out of turn:
+ * the endpoint must follow the packet the peer sent last (the highest
+ * counter), not the run that finished last, or a roaming peer would be
+ * answered at the address it just left.
+ */
+static void test_endpoint_newest(void)
+{
+	struct node a, b;
+	struct cwg_endpoint moved = { .family = 4, .port = 4444,
+				      .addr = { 198, 51, 100, 7 } };
+	struct cwg_endpoint moved2 = { .family = 4, .port = 5555,
+				       .addr = { 198, 51, 100, 8 } };
+	struct cwg_pkt *d[4];
+	struct cwg_pkt_list in;
+	struct cwg_out out;
+	int i;
+
+	setup(&a, &b, false);
+	send_from(&a, &b, 0);
+	pump(&a, &b, NULL, NULL);
+	count_tun(&b);
+	for (i = 0; i < 4; i++) {
+		send_from(&a, &b, 1 + (uint32_t)i);
+		d[i] = cwg_pkt_list_pop(&a.wire);
+	}
+	receive_one(&b, d[1], &moved);
+	receive_one(&b, d[0], &a.addr);
+	ok(count_tun(&b) == 2 && b.peer->endpoint.port == moved.port,
+	   "a run finished after a newer one's leaves the endpoint at the "
+	   "newer packet's source (port %u)", b.peer->endpoint.port);
+
+	cwg_pkt_list_init(&in);
+	d[3]->ep = moved2;
+	d[2]->ep = a.addr;
+	cwg_pkt_list_append(&in, d[3]);
+	cwg_pkt_list_append(&in, d[2]);
+	cwg_out_init(&out);
+	cwg_device_receive(b.dev, &in, now, &out);
+	collect(&b, &out);
+	ok(count_tun(&b) == 2 && b.peer->endpoint.port == moved2.port,
+	   "within one run too, the highest counter's source wins (port %u)",
+	   b.peer->endpoint.port);
+
+	send_from(&a, &b, 9);
+	deliver(&a, &b, &a.addr, NULL, NULL);
+	ok(count_tun(&b) == 1 && b.peer->endpoint.port == a.addr.port,
+	   "a newer packet from the first address moves it back (port %u)",
+	   b.peer->endpoint.port);
 	node_free(&a);
 	node_free(&b);
 }
@@ -996,5 +1064,6 @@ int main(void)
 	test_roaming_and_filter();
 	test_batched_run();
 	test_deferred_flush();
+	test_endpoint_newest();
 	return done_testing();
 }
