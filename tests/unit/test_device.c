@@ -521,12 +521,12 @@ static struct cwg_pkt *pkt_from(const uint8_t *bytes, uint32_t len)
 	return p;
 }
 
-static void inject(struct node *to, const struct cwg_endpoint *src,
-		   const uint8_t *bytes, uint32_t len)
+/* Receives the datagram p at `to`, as sent from src. */
+static void receive_one(struct node *to, struct cwg_pkt *p,
+			const struct cwg_endpoint *src)
 {
 	struct cwg_pkt_list in;
 	struct cwg_out out;
-	struct cwg_pkt *p = pkt_from(bytes, len);
 
 	p->ep = *src;
 	cwg_pkt_list_init(&in);
@@ -534,6 +534,13 @@ static void inject(struct node *to, const struct cwg_endpoint *src,
 	cwg_out_init(&out);
 	cwg_device_receive(to->dev, &in, now, &out);
 	collect(to, &out);
+}
+
+/* Receives a copy of bytes at `to`, as sent from src. */
+static void inject(struct node *to, const struct cwg_endpoint *src,
+		   const uint8_t *bytes, uint32_t len)
+{
+	receive_one(to, pkt_from(bytes, len), src);
 }
 
 static void test_replayed_initiation(void)
@@ -756,7 +763,7 @@ static uint64_t rx_bytes(struct node *n)
  * one session: the core handles a session's packets as a run (one lock
  * of each kind per run), and the outcome must be what one-by-one
  * handling gives: every bad packet dropped with its own reason, the good
- * ones delivered in order, the endpoint that of the last authenticated
+ * ones delivered in order, the endpoint that of the newest authenticated
  * packet, the byte counter only what was delivered.
  */
 static void test_batched_run(void)
@@ -840,21 +847,6 @@ static void test_batched_run(void)
 		cwg_pkt_free(d[i]);
 	node_free(&a);
 	node_free(&b);
-}
-
-/* Receives one datagram at n as sent from ep. */
-static void receive_one(struct node *n, struct cwg_pkt *p,
-			const struct cwg_endpoint *ep)
-{
-	struct cwg_pkt_list in;
-	struct cwg_out out;
-
-	p->ep = *ep;
-	cwg_pkt_list_init(&in);
-	cwg_pkt_list_append(&in, p);
-	cwg_out_init(&out);
-	cwg_device_receive(n->dev, &in, now, &out);
-	collect(n, &out);
 }
 
 /*
