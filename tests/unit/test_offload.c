@@ -571,16 +571,31 @@ static void test_udp_parse(void)
 
 static uint8_t ua[2048], ub[2048];
 
+/* ub as u with byte off (from the IP header; l4 adds the UDP header's
+ * offset) XORed with mask and the checksums fixed, then its verdict
+ * against g. */
+static enum cwg_gro_verdict udp_try_flip(const struct cwg_gro_group *g,
+					 const struct udp_spec *u,
+					 struct cwg_gro_info *gi, bool l4,
+					 uint32_t off, uint8_t mask)
+{
+	uint32_t l4off, len = mk_udp(ub, u, &l4off);
+
+	if (mask) {
+		ub[(l4 ? l4off : 0) + off] ^= mask;
+		udp_refix(ub, u->fam, len);
+	}
+	if (!cwg_gro_parse_udp(ub, len, gi))
+		return (enum cwg_gro_verdict)-1;
+	return cwg_gro_check(g, ub, gi);
+}
+
 /* ub as u, then verdict against g. */
 static enum cwg_gro_verdict udp_try(const struct cwg_gro_group *g,
 				    const struct udp_spec *u,
 				    struct cwg_gro_info *gi)
 {
-	uint32_t l4, len = mk_udp(ub, u, &l4);
-
-	if (!cwg_gro_parse_udp(ub, len, gi))
-		return (enum cwg_gro_verdict)-1;
-	return cwg_gro_check(g, ub, gi);
+	return udp_try_flip(g, u, gi, false, 0, 0);
 }
 
 static void test_udp_grouping(void)
@@ -605,30 +620,14 @@ static void test_udp_grouping(void)
 	u.df = false;
 	ok(udp_try(&g, &u, &gb) == CWG_GRO_FLUSH, "a DF change flushes");
 	u.df = true;
-	mk_udp(ub, &u, &l4);
-	ub[8]--; /* TTL */
-	udp_refix(ub, 4, l4 + 8 + u.payload);
-	ok(cwg_gro_parse_udp(ub, l4 + 8 + u.payload, &gb) &&
-		   cwg_gro_check(&g, ub, &gb) == CWG_GRO_FLUSH,
+	ok(udp_try_flip(&g, &u, &gb, false, 8, 1) == CWG_GRO_FLUSH,
 	   "a TTL change flushes");
-	mk_udp(ub, &u, &l4);
-	ub[1] ^= 3; /* ECN CE */
-	udp_refix(ub, 4, l4 + 8 + u.payload);
-	ok(cwg_gro_parse_udp(ub, l4 + 8 + u.payload, &gb) &&
-		   cwg_gro_check(&g, ub, &gb) == CWG_GRO_FLUSH,
-	   "a TOS change flushes");
-	mk_udp(ub, &u, &l4);
-	ub[l4 + 3] ^= 1; /* destination port */
-	udp_refix(ub, 4, l4 + 8 + u.payload);
-	ok(cwg_gro_parse_udp(ub, l4 + 8 + u.payload, &gb) &&
-		   cwg_gro_check(&g, ub, &gb) == CWG_GRO_OTHER_FLOW,
-	   "another port is another flow");
-	mk_udp(ub, &u, &l4);
-	ub[15] ^= 1; /* source address */
-	udp_refix(ub, 4, l4 + 8 + u.payload);
-	ok(cwg_gro_parse_udp(ub, l4 + 8 + u.payload, &gb) &&
-		   cwg_gro_check(&g, ub, &gb) == CWG_GRO_OTHER_FLOW,
-	   "another address is another flow");
+	ok(udp_try_flip(&g, &u, &gb, false, 1, 3) == CWG_GRO_FLUSH,
+	   "a TOS change flushes"); /* ECN CE */
+	ok(udp_try_flip(&g, &u, &gb, true, 3, 1) == CWG_GRO_OTHER_FLOW,
+	   "another port is another flow"); /* destination port */
+	ok(udp_try_flip(&g, &u, &gb, false, 15, 1) == CWG_GRO_OTHER_FLOW,
+	   "another address is another flow"); /* source address */
 	{
 		struct spec t = { .fam = 4, .payload = 1000, .mss = 1000,
 				  .flags = 0x10 };
@@ -692,15 +691,9 @@ static void test_udp_grouping(void)
 	cwg_gro_parse_udp(ua, la, &ga);
 	cwg_gro_start(&g, ua, &ga);
 	ok(udp_try(&g, &u, &gb) == CWG_GRO_APPEND, "IPv6: equal size appends");
-	mk_udp(ub, &u, &l4);
-	ub[3] ^= 1; /* flow label */
-	ok(cwg_gro_parse_udp(ub, la, &gb) &&
-		   cwg_gro_check(&g, ub, &gb) == CWG_GRO_FLUSH,
+	ok(udp_try_flip(&g, &u, &gb, false, 3, 1) == CWG_GRO_FLUSH,
 	   "IPv6: a flow label change flushes");
-	mk_udp(ub, &u, &l4);
-	ub[7]--; /* hop limit */
-	ok(cwg_gro_parse_udp(ub, la, &gb) &&
-		   cwg_gro_check(&g, ub, &gb) == CWG_GRO_FLUSH,
+	ok(udp_try_flip(&g, &u, &gb, false, 7, 1) == CWG_GRO_FLUSH,
 	   "IPv6: a hop limit change flushes");
 	u.fam = 4;
 	ok(udp_try(&g, &u, &gb) == CWG_GRO_OTHER_FLOW,
