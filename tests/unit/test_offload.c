@@ -590,6 +590,16 @@ static enum cwg_gro_verdict udp_try_flip(const struct cwg_gro_group *g,
 	return cwg_gro_check(g, ub, gi);
 }
 
+/* A group g started by ua, built as u. */
+static void udp_start(struct cwg_gro_group *g, const struct udp_spec *u,
+		      struct cwg_gro_info *gi)
+{
+	uint32_t l4, len = mk_udp(ua, u, &l4);
+
+	cwg_gro_parse_udp(ua, len, gi);
+	cwg_gro_start(g, ua, gi);
+}
+
 /* ub as u, then verdict against g. */
 static enum cwg_gro_verdict udp_try(const struct cwg_gro_group *g,
 				    const struct udp_spec *u,
@@ -603,12 +613,10 @@ static void test_udp_grouping(void)
 	struct udp_spec u = { .fam = 4, .payload = 1000, .id = 1, .df = true };
 	struct cwg_gro_info ga, gb;
 	struct cwg_gro_group g;
-	uint32_t l4, la, n;
+	uint32_t l4, n;
 	enum cwg_gro_verdict v;
 
-	la = mk_udp(ua, &u, &l4);
-	cwg_gro_parse_udp(ua, la, &ga);
-	cwg_gro_start(&g, ua, &ga);
+	udp_start(&g, &u, &ga);
 	u.id = 2;
 	ok(udp_try(&g, &u, &gb) == CWG_GRO_APPEND, "equal size appends");
 	u.id = 77;
@@ -666,17 +674,13 @@ static void test_udp_grouping(void)
 
 	/* The caps: 64 datagrams, 65535 bytes. */
 	u.payload = 100;
-	la = mk_udp(ua, &u, &l4);
-	cwg_gro_parse_udp(ua, la, &ga);
-	cwg_gro_start(&g, ua, &ga);
+	udp_start(&g, &u, &ga);
 	while ((v = udp_try(&g, &u, &gb)) == CWG_GRO_APPEND && g.count < 1000)
 		cwg_gro_append(&g, &gb);
 	ok(v == CWG_GRO_FLUSH && g.count == CWG_OFFLOAD_MAX_SEGS,
 	   "64 datagrams at most (got %u)", g.count);
 	u.payload = 1472;
-	la = mk_udp(ua, &u, &l4);
-	cwg_gro_parse_udp(ua, la, &ga);
-	cwg_gro_start(&g, ua, &ga);
+	udp_start(&g, &u, &ga);
 	while ((v = udp_try(&g, &u, &gb)) == CWG_GRO_APPEND && g.count < 1000)
 		cwg_gro_append(&g, &gb);
 	n = (65535 - 28) / 1472;
@@ -687,9 +691,7 @@ static void test_udp_grouping(void)
 
 	/* IPv6: the flow label and hop limit must match. */
 	u = (struct udp_spec){ .fam = 6, .payload = 1000 };
-	la = mk_udp(ua, &u, &l4);
-	cwg_gro_parse_udp(ua, la, &ga);
-	cwg_gro_start(&g, ua, &ga);
+	udp_start(&g, &u, &ga);
 	ok(udp_try(&g, &u, &gb) == CWG_GRO_APPEND, "IPv6: equal size appends");
 	ok(udp_try_flip(&g, &u, &gb, false, 3, 1) == CWG_GRO_FLUSH,
 	   "IPv6: a flow label change flushes");
