@@ -383,6 +383,12 @@ static void receive_initiation(struct cwg_device *dev, struct cwg_pkt *pkt,
 	cwg_put_le32(msg + CWG_RESP_RECEIVER, sender);
 	cookie_maker_add_macs(&peer->cookie, msg, CWG_RESP_MAC1, now);
 	pkt->len = CWG_MSG_RESPONSE_LEN;
+	/* A response is a handshake we sent, as the kernel counts it: our
+	 * own data now waits for this session instead of starting another
+	 * handshake that would cross this one. */
+	peer->last_sent_handshake = now;
+	peer->have_sent_handshake = true;
+	timers_any_authenticated_packet_sent(peer);
 	send_control(peer, pkt, now, out);
 	begin_session(peer, false, now);
 	cwg_mutex_unlock(&peer->lock);

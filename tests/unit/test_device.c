@@ -1034,6 +1034,45 @@ static void test_deferred_flush(void)
 	node_free(&b);
 }
 
+/*
+ * The responder counts its response as a handshake sent, as the kernel
+ * does: data it has queued waits for the session it just answered for
+ * instead of starting a second handshake that crosses the first.
+ */
+static void test_responder_one_handshake(void)
+{
+	int dir;
+
+	for (dir = 0; dir < 2; dir++) {
+		struct node a, b, *ini, *resp;
+		struct cwg_device_stats si, sr;
+
+		setup(&a, &b, false);
+		ini = dir ? &b : &a;
+		resp = dir ? &a : &b;
+		send_from(ini, resp, 0);
+		deliver(ini, resp, &ini->addr, NULL, NULL);
+		send_from(resp, ini, 0);
+		ok(count_type(&resp->wire, CWG_MSG_INITIATION) == 0 &&
+			   count_type(&resp->wire, CWG_MSG_RESPONSE) == 1,
+		   "%s answers %s and, with data queued, sends no initiation "
+		   "of its own", resp->name, ini->name);
+		run(&a, &b, 20 * SEC, 100 * MS, NULL, NULL);
+		si = stats(ini);
+		sr = stats(resp);
+		ok(si.handshakes_completed == 1 && sr.handshakes_completed == 1 &&
+			   si.handshake_initiations_rx == 0 &&
+			   sr.handshake_initiations_rx == 1,
+		   "%s initiating: one session, one handshake (%llu, %llu)",
+		   ini->name, (unsigned long long)si.handshakes_completed,
+		   (unsigned long long)sr.handshakes_completed);
+		ok(count_tun(&a) == 1 && count_tun(&b) == 1,
+		   "both queued packets are delivered");
+		node_free(&a);
+		node_free(&b);
+	}
+}
+
 int main(void)
 {
 	const char *s = getenv("CWG_SEED");
@@ -1057,5 +1096,6 @@ int main(void)
 	test_batched_run();
 	test_deferred_flush();
 	test_endpoint_newest();
+	test_responder_one_handshake();
 	return done_testing();
 }
