@@ -66,6 +66,7 @@ struct cwg_device *cwg_device_new(cwg_rng_fn rng, void *rng_ctx)
 	cwg_allowedips_init(&dev->allowedips);
 	cookie_checker_init(&dev->cookie);
 	dev->mtu = 1420;
+	dev->staged_limit = CWG_STAGED_LIMIT_DEFAULT;
 	return dev;
 fail:
 	cwg_free(dev);
@@ -99,6 +100,11 @@ void cwg_device_set_wall_offset(struct cwg_device *dev, int64_t off)
 void cwg_device_set_mtu(struct cwg_device *dev, uint32_t mtu)
 {
 	cwg_atomic_store_relaxed(&dev->mtu, mtu);
+}
+
+void cwg_device_set_staged_limit(struct cwg_device *dev, uint32_t limit)
+{
+	cwg_atomic_store_relaxed(&dev->staged_limit, limit);
 }
 
 void cwg_device_set_handshake_backlog(struct cwg_device *dev, uint32_t backlog,
@@ -228,6 +234,7 @@ int cwg_device_add_peer(struct cwg_device *dev, const uint8_t pubkey[32],
 		cwg_free(peer);
 		return -CWG_ENOMEM;
 	}
+	peer->refcount = 1; /* the device's */
 	peer->dev = dev;
 	cwg_mutex_init(&peer->lock);
 	cookie_maker_init(&peer->cookie, pubkey);
@@ -244,16 +251,36 @@ int cwg_device_add_peer(struct cwg_device *dev, const uint8_t pubkey[32],
 	return 0;
 }
 
+void peer_get(struct cwg_peer *peer)
+{
+	cwg_atomic_add_relaxed(&peer->refcount, 1);
+}
+
+void peer_put(struct cwg_peer *peer)
+{
+	if (cwg_atomic_sub_fetch(&peer->refcount, 1))
+		return;
+	cwg_mutex_destroy(&peer->lock);
+	cwg_wipe(peer, sizeof(*peer));
+	cwg_free(peer);
+}
+
+/*
+ * Unlinks the peer from everything that finds it (the caller holds
+ * cfg_lock for writing, so nobody is looking), ends its handshake,
+ * sessions, timers and queue, wipes its secrets, and drops the device's
+ * reference: packets still between prepare and seal keep the memory (not
+ * the keys they do not need) until they are sealed.
+ */
 void cwg_device_remove_peer(struct cwg_device *dev, struct cwg_peer *peer)
 {
-	struct cwg_pkt *p;
-
 	cwg_mutex_lock(&peer->lock);
 	timers_stop(peer);
 	handshake_clear(peer);
 	peer_clear_keypairs(peer);
-	while ((p = cwg_pkt_list_pop(&peer->staged)))
-		cwg_pkt_free(p);
+	staged_drop_all(peer, CWG_DROP_MAX);
+	cwg_wipe(peer->psk, sizeof(peer->psk));
+	cwg_wipe(peer->ss, sizeof(peer->ss));
 	cwg_mutex_unlock(&peer->lock);
 	/* No flush is running: it holds cfg_lock for reading. */
 	cwg_mutex_lock(&dev->flush_lock);
@@ -276,9 +303,8 @@ void cwg_device_remove_peer(struct cwg_device *dev, struct cwg_peer *peer)
 	else
 		dev->last = peer->prev;
 	dev->peer_count--;
-	cwg_mutex_destroy(&peer->lock);
-	cwg_wipe(peer, sizeof(*peer));
-	cwg_free(peer);
+	peer->next = peer->prev = NULL;
+	peer_put(peer);
 }
 
 void cwg_device_remove_all_peers(struct cwg_device *dev)

@@ -40,6 +40,9 @@
 #define CWG_REKEY_ATTEMPT_TIME_NS (90ULL * 1000000000ULL)
 #define CWG_INITIATIONS_PER_SECOND 50
 #define CWG_MAX_STAGED_PACKETS 128
+/* Packets all peers may stage together unless the host says otherwise
+ * (cwg_device_set_staged_limit). */
+#define CWG_STAGED_LIMIT_DEFAULT 1024
 #define CWG_COOKIE_SECRET_MAX_AGE_NS (120ULL * 1000000000ULL)
 
 /* Wire sizes. */
@@ -228,6 +231,20 @@ void cwg_device_set_mtu(struct cwg_device *dev, uint32_t mtu);
 void cwg_device_set_handshake_backlog(struct cwg_device *dev, uint32_t backlog,
 				      uint64_t now);
 void cwg_device_get_stats(struct cwg_device *dev, struct cwg_device_stats *st);
+/*
+ * Packets that wait for a handshake hold host buffers. All peers together
+ * hold at most limit of them (default CWG_STAGED_LIMIT_DEFAULT), and each
+ * at most its share: limit / (peers waiting + 1), at least 1 and at most
+ * CWG_MAX_STAGED_PACKETS. A peer over its share, or over what the others
+ * leave, loses its own oldest packets (CWG_DROP_STAGED_OVERFLOW), never
+ * another peer's; peers trim themselves as their own packets come, so
+ * when more peers start waiting the earlier ones shrink to make room.
+ * While more peers wait than limit, a newcomer's packets are dropped but
+ * its handshake still starts. Hosts with a fixed pool set limit well
+ * below its size, so that peers which never answer cannot take the
+ * buffers that live sessions need.
+ */
+void cwg_device_set_staged_limit(struct cwg_device *dev, uint32_t limit);
 
 /* ---- data path (any thread; each call is one batch) ---- */
 void cwg_device_send(struct cwg_device *dev, struct cwg_pkt_list *in,

@@ -95,12 +95,13 @@ void handshake_clear(struct cwg_peer *peer)
 
 static void keypair_destroy(struct cwg_keypair *kp)
 {
-	struct cwg_device *dev = kp->peer->dev;
+	struct cwg_peer *peer = kp->peer;
 
 	cwg_mutex_destroy(&kp->replay_lock);
 	cwg_wipe(kp, sizeof(*kp));
 	cwg_free(kp);
-	cwg_count(dev, keypairs_wiped);
+	cwg_count(peer->dev, keypairs_wiped);
+	peer_put(peer);
 }
 
 void keypair_put(struct cwg_keypair *kp)
@@ -184,6 +185,7 @@ static bool begin_session(struct cwg_peer *peer, bool initiator, uint64_t now)
 
 	if (!kp)
 		return false;
+	peer_get(peer);
 	kp->peer = peer;
 	kp->refcount = 1;
 	kp->initiator = initiator;

@@ -27,11 +27,22 @@ struct noise_index {
 };
 
 /*
- * A session's keys. Allocated when a handshake completes, referenced by
- * the peer's slots and, for the length of one batch, by data-path threads;
- * wiped and freed when the last reference goes. The slots and the index
- * entry change only under peer->lock; the counters are atomics; the replay
- * window has its own lock so several receive threads can share a session.
+ * A session's keys.
+ *
+ * Lifetime: allocated when a handshake completes (refcount 1: the slot it
+ * lands in). References are held by each of the peer's slots (current,
+ * previous, next), by a receive run while it opens packets (keypair_get,
+ * under index_lock), and by each run of packets between
+ * cwg_device_send_prepare or cwg_device_flush and cwg_device_send_seal
+ * (carried by the run's last packet, kp_last). Retiring a keypair takes
+ * its index out of the table, so no new lookup finds it, and drops the
+ * slot's reference; the last keypair_put wipes and frees it. A keypair
+ * holds a reference on its peer, so kp->peer is valid for as long as the
+ * keypair is, even after the peer was removed.
+ *
+ * The slots and the index entry change only under peer->lock; the
+ * counters are atomics; the replay window has its own lock so several
+ * receive threads can share a session.
  */
 struct cwg_keypair {
 	struct noise_index idx; /* our index: incoming data carries it */
@@ -67,10 +78,28 @@ struct cwg_handshake {
 };
 
 /*
+ * A peer.
+ *
+ * Lifetime: references are held by the device (from cwg_device_add_peer
+ * until cwg_device_remove_peer) and by each of its keypairs (see
+ * struct cwg_keypair). Every way of finding a peer (the peer list, the
+ * pubkey table, the allowed-IPs trie, the index table, the flush list)
+ * is used under dev->cfg_lock, read or write, and removal unlinks the
+ * peer from all of them under cfg_lock (write): so whoever holds
+ * cfg_lock sees only live peers and needs no reference of its own.
+ * Removal also stops the timers, drops the staged packets, wipes the
+ * handshake and retires the keypairs, then drops the device's reference.
+ * What outlives it are packets between prepare and seal, which reach the
+ * peer only through their keypair's reference; the last peer_put frees
+ * the memory. pkt->peer on a packet the core has handed out (out->net,
+ * out->tun) is not a reference: a host may compare it, or give it back to
+ * the core under cfg_lock, but never follow it.
+ *
  * peer->lock protects everything below it that is not marked atomic.
  * The fields above it change only under the device's cfg_lock (write).
  */
 struct cwg_peer {
+	uint32_t refcount;		/* atomic */
 	struct cwg_pubkey_entry pubkey; /* in dev->peers_by_key */
 	struct cwg_allowedips_owner allowedips;
 	struct cwg_device *dev;
@@ -87,7 +116,10 @@ struct cwg_peer {
 	/* The data packet whose source the endpoint last became: its
 	 * session's birth and its counter (receive.c). */
 	uint64_t ep_birth, ep_counter;
+	/* Packets waiting for a session, oldest first. staged_accounted is
+	 * how many of them dev->staged_total counts (send.c). */
 	struct cwg_pkt_list staged;
+	uint32_t staged_accounted;
 
 	/* Timers: absolute deadlines on the monotonic clock, 0 when off. */
 	uint64_t t_retransmit_handshake;
@@ -140,6 +172,13 @@ struct cwg_device {
 	uint64_t last_under_load; /* atomic */
 	uint32_t backlog;	  /* atomic */
 
+	/* Packets staged by all peers together, and how many peers have
+	 * some (atomics): the bound that keeps peers that cannot complete a
+	 * handshake from taking the host's buffers from the others. */
+	uint32_t staged_total;
+	uint32_t staged_peers;
+	uint32_t staged_limit;
+
 	/* Deferred flushing: peers whose staged packets wait for
 	 * cwg_device_flush. flush_lock is taken inside a peer's lock, never
 	 * around one. */
@@ -163,6 +202,10 @@ static inline bool cwg_expired(uint64_t birth, uint64_t now, uint64_t age)
 	return now >= birth + age || now < birth;
 }
 
+/* device.c */
+void peer_get(struct cwg_peer *peer);
+void peer_put(struct cwg_peer *peer);
+
 /* handshake.c */
 struct cwg_pkt *handshake_create_initiation(struct cwg_peer *peer,
 					    uint64_t now);
@@ -182,6 +225,7 @@ void send_staged(struct cwg_peer *peer, uint64_t now, struct cwg_out *out);
 void send_keepalive(struct cwg_peer *peer, uint64_t now, struct cwg_out *out);
 void send_control(struct cwg_peer *peer, struct cwg_pkt *pkt, uint64_t now,
 		  struct cwg_out *out);
+void staged_drop_all(struct cwg_peer *peer, enum cwg_drop why);
 
 /* timers.c: the whitepaper's events, called under peer->lock. */
 void timers_data_sent(struct cwg_peer *peer, uint64_t now);

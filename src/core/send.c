@@ -41,6 +41,73 @@ static void drop_list(struct cwg_device *dev, struct cwg_pkt_list *l,
 		cwg_drop_pkt(dev, p, why);
 }
 
+/*
+ * The staged queue's bound. Every change to a peer's queue happens under
+ * its lock and is followed by staged_sync, which brings the device's
+ * totals up to date; staged_trim keeps the queue within the peer's share.
+ */
+static void staged_sync(struct cwg_peer *peer)
+{
+	struct cwg_device *dev = peer->dev;
+	uint32_t was = peer->staged_accounted, is = peer->staged.count;
+
+	if (was == is)
+		return;
+	if (is > was)
+		cwg_atomic_add_relaxed(&dev->staged_total, is - was);
+	else
+		cwg_atomic_sub_fetch(&dev->staged_total, was - is);
+	if (!was)
+		cwg_atomic_add_relaxed(&dev->staged_peers, 1);
+	else if (!is)
+		cwg_atomic_sub_fetch(&dev->staged_peers, 1);
+	peer->staged_accounted = is;
+}
+
+void staged_drop_all(struct cwg_peer *peer, enum cwg_drop why)
+{
+	struct cwg_pkt *p;
+
+	while ((p = cwg_pkt_list_pop(&peer->staged))) {
+		if (why == CWG_DROP_MAX)
+			cwg_pkt_free(p);
+		else
+			cwg_drop_pkt(peer->dev, p, why);
+	}
+	staged_sync(peer);
+}
+
+/*
+ * A peer's share: the device's limit split between the peers that wait
+ * and one more, from 1 to CWG_MAX_STAGED_PACKETS, and never more than
+ * the others leave of the limit. The one more is room for a peer that
+ * starts waiting: once it holds packets it counts, and everyone's share
+ * shrinks again. Only the peer's own oldest packets go
+ * (cwg_device_set_staged_limit).
+ */
+static void staged_trim(struct cwg_peer *peer)
+{
+	struct cwg_device *dev = peer->dev;
+	uint32_t limit = cwg_atomic_load_relaxed(&dev->staged_limit);
+	uint32_t waiting = cwg_atomic_load_relaxed(&dev->staged_peers);
+	uint32_t others, share;
+
+	if (!peer->staged_accounted)
+		waiting++; /* this one, not counted yet */
+	share = CWG_MIN(CWG_MAX_STAGED_PACKETS, limit / (waiting + 1));
+	share = CWG_MAX(share, 1U);
+	others = cwg_atomic_load_relaxed(&dev->staged_total) -
+		 peer->staged_accounted;
+	if (others >= limit)
+		share = 0;
+	else
+		share = CWG_MIN(share, limit - others);
+	while (peer->staged.count > share)
+		cwg_drop_pkt(dev, cwg_pkt_list_pop(&peer->staged),
+			     CWG_DROP_STAGED_OVERFLOW);
+	staged_sync(peer);
+}
+
 void send_control(struct cwg_peer *peer, struct cwg_pkt *pkt, uint64_t now,
 		  struct cwg_out *out)
 {
@@ -103,7 +170,7 @@ static bool send_prepare(struct cwg_peer *peer, uint64_t now,
 	if (!n)
 		return false;
 	if (!peer->endpoint.family) {
-		drop_list(peer->dev, &peer->staged, CWG_DROP_NO_ENDPOINT);
+		staged_drop_all(peer, CWG_DROP_NO_ENDPOINT);
 		return false;
 	}
 	if (!keypair_usable_for_send(kp, now))
@@ -119,6 +186,7 @@ static bool send_prepare(struct cwg_peer *peer, uint64_t now,
 	job->ep = peer->endpoint;
 	job->pkts = peer->staged; /* non-empty: tail points into a packet */
 	cwg_pkt_list_init(&peer->staged);
+	staged_sync(peer);
 
 	for (p = job->pkts.head; p; p = p->next)
 		if (p->len) {
@@ -138,9 +206,7 @@ static bool send_prepare(struct cwg_peer *peer, uint64_t now,
 	return true;
 
 need_handshake:
-	while (peer->staged.count > CWG_MAX_STAGED_PACKETS)
-		cwg_drop_pkt(peer->dev, cwg_pkt_list_pop(&peer->staged),
-			     CWG_DROP_STAGED_OVERFLOW);
+	staged_trim(peer);
 	send_initiation(peer, false, now, out);
 	return false;
 }
@@ -164,7 +230,8 @@ static void job_ready(struct send_job *job, struct cwg_pkt_list *ready)
 }
 
 /* Seal one packet in place: header before, padding and tag after. */
-static bool seal_one(struct cwg_pkt *p, uint32_t mtu)
+static bool seal_one(struct cwg_pkt *p, uint32_t mtu,
+		     const struct cwg_keypair *kp)
 {
 	uint32_t len = p->len, padded = cwg_data_padded_len(len, mtu);
 	uint8_t *hdr;
@@ -175,60 +242,53 @@ static bool seal_one(struct cwg_pkt *p, uint32_t mtu)
 	cwg_memset(p->data + len, 0, padded - len);
 	hdr = p->data - CWG_DATA_HEADROOM;
 	cwg_msg_set_type(hdr, CWG_MSG_DATA);
-	cwg_put_le32(hdr + CWG_DATA_RECEIVER, p->kp->remote_index);
+	cwg_put_le32(hdr + CWG_DATA_RECEIVER, kp->remote_index);
 	cwg_put_le64(hdr + CWG_DATA_COUNTER, p->counter);
 	cwg_aead_seal(hdr + CWG_DATA_PAYLOAD, hdr + CWG_DATA_PAYLOAD, padded,
-		      NULL, 0, p->counter, p->kp->send_key);
+		      NULL, 0, p->counter, kp->send_key);
 	p->data = hdr;
 	p->len = CWG_DATA_HEADROOM + padded + CWG_AEAD_TAG_LEN;
 	return true;
 }
 
-/* Seals ready onto out->net; the caller holds cfg_lock for reading,
- * which keeps the peers (whose byte counts this adds to) alive, and the
- * packets' keypair references keep the keys alive. */
+/*
+ * Seals ready onto out->net. Needs no lock: each run of packets under
+ * one keypair carries a reference on it (on its last packet), and the
+ * keypair one on its peer, whose byte count is added to before that
+ * reference goes. The peer may have been removed meanwhile; its packets
+ * still leave, as the kernel's do from its queues.
+ */
 static void seal_list(struct cwg_device *dev, struct cwg_pkt_list *ready,
 		      struct cwg_out *out)
 {
 	uint32_t mtu = cwg_atomic_load_relaxed(&dev->mtu);
-	struct cwg_peer *peer = NULL;
 	uint64_t bytes = 0;
 	struct cwg_pkt *p;
 
 	while ((p = cwg_pkt_list_pop(ready))) {
 		struct cwg_keypair *kp = p->kp;
-		bool last = p->kp_last, sealed;
+		bool last = p->kp_last;
 
-		if (p->peer != peer) {
-			if (peer)
-				cwg_atomic_add_relaxed(&peer->tx_bytes, bytes);
-			peer = p->peer;
-			bytes = 0;
-		}
-		sealed = seal_one(p, mtu);
 		p->kp = NULL;
 		p->kp_last = false;
-		if (sealed) {
+		if (seal_one(p, mtu, kp)) {
 			bytes += p->len;
 			cwg_pkt_list_append(&out->net, p);
 		} else {
 			cwg_drop_pkt(dev, p, CWG_DROP_NO_BUFFER);
 		}
-		if (last)
+		if (last) {
+			cwg_atomic_add_relaxed(&kp->peer->tx_bytes, bytes);
+			bytes = 0;
 			keypair_put(kp);
+		}
 	}
-	if (peer)
-		cwg_atomic_add_relaxed(&peer->tx_bytes, bytes);
 }
 
 void cwg_device_send_seal(struct cwg_device *dev, struct cwg_pkt_list *ready,
 			  struct cwg_out *out)
 {
-	if (!ready->count)
-		return;
-	cwg_rwlock_rdlock(&dev->cfg_lock);
 	seal_list(dev, ready, out);
-	cwg_rwlock_unlock(&dev->cfg_lock);
 }
 
 /* Under peer->lock: its staged packets are left for cwg_device_flush. */
@@ -277,6 +337,7 @@ void send_keepalive(struct cwg_peer *peer, uint64_t now, struct cwg_out *out)
 		}
 		p->len = 0;
 		cwg_pkt_list_append(&peer->staged, p);
+		staged_sync(peer);
 	}
 	send_staged(peer, now, out);
 }

@@ -89,21 +89,13 @@ static bool due(uint64_t *deadline, uint64_t now)
 	return true;
 }
 
-static void drop_staged(struct cwg_peer *peer)
-{
-	struct cwg_pkt *p;
-
-	while ((p = cwg_pkt_list_pop(&peer->staged)))
-		cwg_drop_pkt(peer->dev, p, CWG_DROP_NO_KEY);
-}
-
 static void peer_tick(struct cwg_peer *peer, uint64_t now, struct cwg_out *out)
 {
 	if (due(&peer->t_retransmit_handshake, now)) {
 		if (peer->handshake_attempts > MAX_TIMER_HANDSHAKES) {
 			/* Give up; new traffic starts over. */
 			peer->t_send_keepalive = 0;
-			drop_staged(peer);
+			staged_drop_all(peer, CWG_DROP_NO_KEY);
 			if (!peer->t_zero_key_material)
 				peer->t_zero_key_material =
 					now + 3 * CWG_REJECT_AFTER_TIME_NS;

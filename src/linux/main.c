@@ -319,6 +319,10 @@ static int run(struct cwg_daemon *d, int uapi_fd, const char *path,
 	cwg_device_set_wall_offset(d->dev, wall_offset_ns());
 	/* Staged data leaves through the TX threads only (datapath.c). */
 	cwg_device_set_deferred_flush(d->dev, true);
+	/* Packets waiting for handshakes may hold a quarter of the pool,
+	 * as much as the TUN reader leaves free for everything else: peers
+	 * that never answer cannot stop the TUN reads of live ones. */
+	cwg_device_set_staged_limit(d->dev, cwg_pkt_pool_size() / 4);
 	cwg_udp_init(&d->udp, d->rx_epfd);
 	r = cwg_udp_bind(&d->udp, 0);
 	if (r) {

@@ -1035,6 +1035,52 @@ static void test_deferred_flush(void)
 }
 
 /*
+ * A peer removed while packets of its are between prepare and seal (the
+ * daemon's TX threads seal without the configuration lock): its session,
+ * and so the peer itself, live until the last of them is sealed.
+ */
+static void test_remove_in_flight(void)
+{
+	struct node a, b;
+	struct cwg_pkt_list in, ready;
+	struct cwg_out out;
+	uint64_t wiped;
+	uint32_t i;
+
+	setup(&a, &b, false);
+	cwg_device_set_deferred_flush(a.dev, true);
+	send_from(&a, &b, 0);
+	deliver(&a, &b, &a.addr, NULL, NULL);
+	/* A completes the handshake; packet 0 waits for a flush. */
+	deliver(&b, &a, &b.addr, NULL, NULL);
+	cwg_out_init(&out);
+	cwg_pkt_list_init(&ready);
+	cwg_device_flush(a.dev, now, &out, &ready);
+	cwg_pkt_list_init(&in);
+	for (i = 1; i < 4; i++)
+		cwg_pkt_list_append(&in, ip_packet(a.inner, b.inner, i, 100));
+	cwg_device_send_prepare(a.dev, &in, now, &out, &ready);
+	ok(ready.count == 4 && ready_in_order(&ready, 0, 0),
+	   "flushed and prepared: four packets wait to be sealed");
+	wiped = stats(&a).keypairs_wiped;
+	cwg_device_cfg_lock(a.dev);
+	cwg_device_remove_peer(a.dev, a.peer);
+	cwg_device_cfg_unlock(a.dev);
+	a.peer = NULL;
+	ok(stats(&a).keypairs_wiped == wiped && cwg_device_peer_count(a.dev) == 0,
+	   "the peer is removed, its session outlives it for those packets");
+	cwg_device_send_seal(a.dev, &ready, &out);
+	ok(count_type(&out.net, CWG_MSG_DATA) == 4 &&
+		   stats(&a).keypairs_wiped == wiped + 1,
+	   "sealing them sends them and wipes the session with the last");
+	collect(&a, &out);
+	deliver(&a, &b, &a.addr, NULL, NULL);
+	ok(count_tun(&b) == 4, "the removed peer's last packets arrive");
+	node_free(&a);
+	node_free(&b);
+}
+
+/*
  * The responder counts its response as a handshake sent, as the kernel
  * does: data it has queued waits for the session it just answered for
  * instead of starting a second handshake that crosses the first.
@@ -1073,6 +1119,87 @@ static void test_responder_one_handshake(void)
 	}
 }
 
+/* Sums the staged queues of a device's peers. */
+static uint32_t staged_sum(struct cwg_device *dev, uint32_t *holding)
+{
+	struct cwg_peer *p;
+	uint32_t sum = 0;
+
+	*holding = 0;
+	for (p = cwg_device_first_peer(dev); p; p = cwg_peer_next(p)) {
+		sum += p->staged.count;
+		*holding += p->staged.count > 0;
+	}
+	return sum;
+}
+
+/*
+ * Peers that never answer may stage packets only within the device's
+ * bound, each trimming its own queue as more peers wait, so a peer that
+ * starts waiting later still finds room.
+ */
+static void test_staged_bound(void)
+{
+	enum { DEAD = 40, LIMIT = 64, ROUNDS = 12, PER_ROUND = 20 };
+	struct node a, b;
+	struct cwg_endpoint nowhere = { .family = 4, .port = 9,
+					.addr = { 192, 0, 2, 99 } };
+	uint32_t i, r, k, sum, holding, worst = 0;
+	bool consistent = true;
+
+	setup(&a, &b, false);
+	cwg_device_set_staged_limit(a.dev, LIMIT);
+	cwg_device_cfg_lock(a.dev);
+	for (i = 0; i < DEAD; i++) {
+		uint8_t key[32], ip[4] = { 10, 1, 0, (uint8_t)(i + 1) };
+		struct cwg_peer *p;
+
+		rng_fill(&a.rng, key, sizeof(key));
+		cwg_device_add_peer(a.dev, key, &p);
+		cwg_peer_set_endpoint(p, &nowhere);
+		cwg_peer_add_allowed_ip(p, 4, ip, 32);
+	}
+	cwg_device_cfg_unlock(a.dev);
+	for (r = 0; r < ROUNDS; r++) {
+		for (i = 0; i < DEAD; i++) {
+			uint8_t ip[4] = { 10, 1, 0, (uint8_t)(i + 1) };
+			struct cwg_pkt_list in;
+			struct cwg_out out;
+
+			cwg_pkt_list_init(&in);
+			for (k = 0; k < PER_ROUND; k++)
+				cwg_pkt_list_append(
+					&in, ip_packet(a.inner, ip, k, 100));
+			cwg_out_init(&out);
+			cwg_device_send(a.dev, &in, now, &out);
+			free_list(&out.net);
+			sum = staged_sum(a.dev, &holding);
+			worst = sum > worst ? sum : worst;
+			consistent &= sum == a.dev->staged_total &&
+				      holding == a.dev->staged_peers;
+		}
+		now += 10 * MS;
+	}
+	ok(worst <= LIMIT, "%u peers that never answer stage at most %u "
+	   "packets together (at most %u seen)", DEAD, LIMIT, worst);
+	ok(consistent, "the device's totals match the peers' queues");
+	ok(holding == DEAD, "every one of them holds some (%u of %u)",
+	   holding, DEAD);
+	send_from(&a, &b, 7);
+	ok(a.peer->staged.count == 1,
+	   "a peer that starts waiting later finds room for its packet");
+	pump(&a, &b, NULL, NULL);
+	ok(count_tun(&b) == 1, "which arrives once its handshake completes");
+	cwg_device_cfg_lock(a.dev);
+	cwg_device_remove_all_peers(a.dev);
+	cwg_device_cfg_unlock(a.dev);
+	a.peer = NULL;
+	ok(a.dev->staged_total == 0 && a.dev->staged_peers == 0,
+	   "removing the peers returns their share");
+	node_free(&a);
+	node_free(&b);
+}
+
 int main(void)
 {
 	const char *s = getenv("CWG_SEED");
@@ -1096,6 +1223,8 @@ int main(void)
 	test_batched_run();
 	test_deferred_flush();
 	test_endpoint_newest();
+	test_remove_in_flight();
 	test_responder_one_handshake();
+	test_staged_bound();
 	return done_testing();
 }
