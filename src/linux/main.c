@@ -218,6 +218,8 @@ static const char *ctl_loop(struct cwg_daemon *d, int sigfd, int timerfd,
 				break;
 			}
 		}
+		/* Clients closed in this batch: no event names them now. */
+		cwg_uapi_server_reap(&d->uapi);
 	}
 }
 

@@ -19,15 +19,31 @@
  * the others (or the timers). */
 #define READ_BUDGET (64 * 1024)
 
+/*
+ * One connection to the socket. Only the control thread touches clients.
+ *
+ * Lifetime: the server owns each client. Two places hold its address: the
+ * server's list (s->clients while live, s->dead once closed) and epoll
+ * (data.ptr), from which epoll_wait copies it into the control loop's
+ * batch, where it stays until the batch is dispatched, EPOLL_CTL_DEL or
+ * not. So a client is never freed where it is closed: client_close()
+ * removes its descriptor from epoll, closes it, wipes and frees its
+ * connection and output, sets dead and moves it to s->dead; events that
+ * still name it are ignored. cwg_uapi_server_reap(), which the control
+ * loop calls after each batch (no copy of the address is left then),
+ * frees the dead; cwg_uapi_server_stop() closes and frees them all.
+ */
 struct cwg_uapi_client {
 	int fd;
 	struct cwg_uapi_conn *conn;
 	struct cwg_uapi_buf out;
 	size_t out_off;
 	bool input_done;	/* EOF, or the request stream was refused */
+	bool dead;		/* closed; on s->dead until the reap */
 	uint32_t mask;		/* what epoll watches now */
 	uint64_t progress_ns;	/* last byte read or written (monotonic) */
 	bool deferred;		/* not read while answers pile up unread */
+	/* Live: doubly linked on s->clients. Dead: next links s->dead. */
 	struct cwg_uapi_client *next;
 	struct cwg_uapi_client **pprev;
 };
@@ -116,6 +132,7 @@ int cwg_uapi_server_start(struct cwg_uapi_server *s, int listen_fd,
 	snprintf(s->path, sizeof(s->path), "%s", path);
 	s->clients = NULL;
 	s->nclients = 0;
+	s->dead = NULL;
 	s->have_ino = false;
 	if (stat(path, &st) == 0) {
 		s->sock_dev = st.st_dev;
@@ -153,17 +170,34 @@ static size_t total_pending(const struct cwg_uapi_server *s)
 	return total;
 }
 
+/* Unlink now, free at the reap: see struct cwg_uapi_client. */
 static void client_close(struct cwg_uapi_server *s, struct cwg_uapi_client *c)
 {
 	epoll_ctl(s->epfd, EPOLL_CTL_DEL, c->fd, NULL);
 	close(c->fd);
+	c->fd = -1;
 	cwg_uapi_conn_free(c->conn);
+	c->conn = NULL;
 	cwg_uapi_buf_free(&c->out); /* wipes: get output holds keys */
+	c->out_off = 0;
 	*c->pprev = c->next;
 	if (c->next)
 		c->next->pprev = c->pprev;
 	s->nclients--;
-	free(c);
+	c->dead = true;
+	c->pprev = NULL;
+	c->next = s->dead;
+	s->dead = c;
+}
+
+void cwg_uapi_server_reap(struct cwg_uapi_server *s)
+{
+	while (s->dead) {
+		struct cwg_uapi_client *c = s->dead;
+
+		s->dead = c->next;
+		free(c);
+	}
 }
 
 static void client_set_mask(struct cwg_uapi_server *s,
@@ -320,6 +354,9 @@ void cwg_uapi_server_client_event(struct cwg_uapi_server *s, void *client,
 	struct cwg_uapi_client *c = client;
 	uint32_t mask = 0;
 
+	/* Closed earlier in this batch. */
+	if (c->dead)
+		return;
 	/* While unread answers fill the budget, no new request is taken up:
 	 * the tick retries once stalled readers have been closed. */
 	c->deferred = !c->input_done && total_pending(s) >= CWG_UAPI_OUT_BUDGET;
@@ -375,6 +412,7 @@ void cwg_uapi_server_stop(struct cwg_uapi_server *s)
 {
 	while (s->clients)
 		client_close(s, s->clients);
+	cwg_uapi_server_reap(s);
 	if (s->listen_fd >= 0) {
 		epoll_ctl(s->epfd, EPOLL_CTL_DEL, s->listen_fd, NULL);
 		close(s->listen_fd);

@@ -46,8 +46,10 @@ struct cwg_uapi_server {
 	 * right after configuration). */
 	void (*configured)(void *ctx);
 	void *ctx;
-	struct cwg_uapi_client *clients;
+	struct cwg_uapi_client *clients;	/* live ones */
 	unsigned int nclients;
+	/* Closed in the current epoll batch, freed by the reap. */
+	struct cwg_uapi_client *dead;
 };
 
 /* The socket path for an interface name; -ENAMETOOLONG. */
@@ -62,17 +64,27 @@ int cwg_uapi_listen(const char *path, int *fd, char *err, size_t errlen);
 /* Registers listen_fd with epfd (data.u64 = listen_tag). */
 int cwg_uapi_server_start(struct cwg_uapi_server *s, int listen_fd,
 			  const char *path, int epfd, uint64_t listen_tag);
+/*
+ * accept, client_event and tick may close any client, also one whose event
+ * sits later in the batch epoll_wait returned: a closed client stays
+ * allocated, its events ignored, until cwg_uapi_server_reap, which the
+ * control loop calls once it has dispatched the whole batch.
+ */
 /* The listening socket is readable. */
 void cwg_uapi_server_accept(struct cwg_uapi_server *s);
 /* Events for a client; data.ptr was the client. */
 void cwg_uapi_server_client_event(struct cwg_uapi_server *s, void *client,
 				  uint32_t events);
+/* Frees the clients closed since the last reap: call it only when no event
+ * that names one is left undispatched (after each epoll_wait batch). */
+void cwg_uapi_server_reap(struct cwg_uapi_server *s);
 /* false once our socket file was removed or replaced. */
 bool cwg_uapi_server_socket_present(struct cwg_uapi_server *s);
 /* From the timer: closes stalled readers over the output budget and takes
  * up requests that were waiting for room. */
 void cwg_uapi_server_tick(struct cwg_uapi_server *s);
-/* Closes every client and the listener; unlinks the file if still ours. */
+/* Closes and frees every client (reaps too) and the listener; unlinks the
+ * file if still ours. */
 void cwg_uapi_server_stop(struct cwg_uapi_server *s);
 
 #endif
