@@ -70,7 +70,7 @@ static void bench_handshakes(void)
 		t += 6000000000ULL;
 		cwg_out_init(&out);
 		cwg_mutex_lock(&peer_a->lock);
-		send_initiation(peer_a, false, t, &out);
+		cwg_send_initiation(peer_a, false, t, &out);
 		cwg_mutex_unlock(&peer_a->lock);
 		cwg_pkt_list_init(&in);
 		while ((p = cwg_pkt_list_pop(&out.net))) {

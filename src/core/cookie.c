@@ -18,19 +18,19 @@ static bool has_expired(uint64_t birth, uint64_t now, uint64_t age)
 	return now >= birth + age || now < birth;
 }
 
-void cookie_checker_init(struct cookie_checker *c)
+void cwg_cookie_checker_init(struct cookie_checker *c)
 {
 	cwg_memset(c, 0, sizeof(*c));
 	cwg_mutex_init(&c->lock);
 }
 
-void cookie_checker_destroy(struct cookie_checker *c)
+void cwg_cookie_checker_destroy(struct cookie_checker *c)
 {
 	cwg_mutex_destroy(&c->lock);
 	cwg_wipe(c, sizeof(*c));
 }
 
-void cookie_checker_set_key(struct cookie_checker *c, const uint8_t *pub)
+void cwg_cookie_checker_set_key(struct cookie_checker *c, const uint8_t *pub)
 {
 	if (pub) {
 		derive_key(c->mac1_key, label_mac1, pub);
@@ -63,7 +63,7 @@ static void make_cookie(struct cookie_checker *c, uint8_t cookie[16],
 	cwg_mutex_unlock(&c->lock);
 }
 
-enum cookie_mac_state cookie_checker_validate(struct cookie_checker *c,
+enum cookie_mac_state cwg_cookie_checker_validate(struct cookie_checker *c,
 					      const uint8_t *msg,
 					      size_t mac_off,
 					      const struct cwg_endpoint *src,
@@ -89,7 +89,7 @@ enum cookie_mac_state cookie_checker_validate(struct cookie_checker *c,
 	return ret;
 }
 
-void cookie_checker_make_reply(struct cookie_checker *c, uint8_t out[64],
+void cwg_cookie_checker_make_reply(struct cookie_checker *c, uint8_t out[64],
 			       const uint8_t *msg, size_t mac_off,
 			       uint32_t sender_index,
 			       const struct cwg_endpoint *src, uint64_t now,
@@ -106,14 +106,14 @@ void cookie_checker_make_reply(struct cookie_checker *c, uint8_t out[64],
 	cwg_wipe(cookie, sizeof(cookie));
 }
 
-void cookie_maker_init(struct cookie_maker *m, const uint8_t peer_pub[32])
+void cwg_cookie_maker_init(struct cookie_maker *m, const uint8_t peer_pub[32])
 {
 	cwg_memset(m, 0, sizeof(*m));
 	derive_key(m->mac1_key, label_mac1, peer_pub);
 	derive_key(m->cookie_key, label_cookie, peer_pub);
 }
 
-void cookie_maker_add_macs(struct cookie_maker *m, uint8_t *msg,
+void cwg_cookie_maker_add_macs(struct cookie_maker *m, uint8_t *msg,
 			   size_t mac_off, uint64_t now)
 {
 	cwg_blake2s(msg + mac_off, 16, m->mac1_key, 32, msg, mac_off, NULL, 0);
@@ -129,7 +129,7 @@ void cookie_maker_add_macs(struct cookie_maker *m, uint8_t *msg,
 		cwg_memset(msg + mac_off + 16, 0, 16);
 }
 
-bool cookie_maker_consume_reply(struct cookie_maker *m, const uint8_t *msg,
+bool cwg_cookie_maker_consume_reply(struct cookie_maker *m, const uint8_t *msg,
 				uint64_t now)
 {
 	uint8_t cookie[16];

@@ -42,13 +42,13 @@ enum cookie_mac_state {
 	COOKIE_MAC_VALID_WITH_COOKIE,
 };
 
-void cookie_checker_init(struct cookie_checker *c);
-void cookie_checker_destroy(struct cookie_checker *c);
+void cwg_cookie_checker_init(struct cookie_checker *c);
+void cwg_cookie_checker_destroy(struct cookie_checker *c);
 /* Set or clear (pub NULL) the device's public key. */
-void cookie_checker_set_key(struct cookie_checker *c, const uint8_t *pub);
+void cwg_cookie_checker_set_key(struct cookie_checker *c, const uint8_t *pub);
 /* msg is a whole initiation or response; mac_off is where mac1 starts
  * (mac2 follows). mac2 is checked only when check_mac2. */
-enum cookie_mac_state cookie_checker_validate(struct cookie_checker *c,
+enum cookie_mac_state cwg_cookie_checker_validate(struct cookie_checker *c,
 					      const uint8_t *msg,
 					      size_t mac_off,
 					      const struct cwg_endpoint *src,
@@ -56,19 +56,19 @@ enum cookie_mac_state cookie_checker_validate(struct cookie_checker *c,
 					      cwg_rng_fn rng, void *rng_ctx);
 /* Build a 64-byte cookie reply to msg (whose sender index is
  * sender_index) from src. */
-void cookie_checker_make_reply(struct cookie_checker *c, uint8_t out[64],
+void cwg_cookie_checker_make_reply(struct cookie_checker *c, uint8_t out[64],
 			       const uint8_t *msg, size_t mac_off,
 			       uint32_t sender_index,
 			       const struct cwg_endpoint *src, uint64_t now,
 			       cwg_rng_fn rng, void *rng_ctx);
 
-void cookie_maker_init(struct cookie_maker *m, const uint8_t peer_pub[32]);
+void cwg_cookie_maker_init(struct cookie_maker *m, const uint8_t peer_pub[32]);
 /* Fill mac1 (and mac2 when we hold a fresh cookie) of msg. */
-void cookie_maker_add_macs(struct cookie_maker *m, uint8_t *msg,
+void cwg_cookie_maker_add_macs(struct cookie_maker *m, uint8_t *msg,
 			   size_t mac_off, uint64_t now);
 /* Open a 64-byte cookie reply meant for m. false if it does not
  * authenticate or answers nothing we sent. */
-bool cookie_maker_consume_reply(struct cookie_maker *m, const uint8_t *msg,
+bool cwg_cookie_maker_consume_reply(struct cookie_maker *m, const uint8_t *msg,
 				uint64_t now);
 
 #endif

@@ -64,7 +64,7 @@ struct cwg_device *cwg_device_new(cwg_rng_fn rng, void *rng_ctx)
 	cwg_mutex_init(&dev->index_lock);
 	cwg_mutex_init(&dev->flush_lock);
 	cwg_allowedips_init(&dev->allowedips);
-	cookie_checker_init(&dev->cookie);
+	cwg_cookie_checker_init(&dev->cookie);
 	dev->mtu = 1420;
 	dev->staged_limit = CWG_STAGED_LIMIT_DEFAULT;
 	return dev;
@@ -83,7 +83,7 @@ void cwg_device_free(struct cwg_device *dev)
 	cwg_allowedips_free(&dev->allowedips);
 	cwg_pubkey_table_free(&dev->peers_by_key);
 	cwg_index_table_free(&dev->index);
-	cookie_checker_destroy(&dev->cookie);
+	cwg_cookie_checker_destroy(&dev->cookie);
 	cwg_ratelimiter_destroy(&dev->ratelimiter);
 	cwg_mutex_destroy(&dev->index_lock);
 	cwg_mutex_destroy(&dev->flush_lock);
@@ -162,7 +162,7 @@ void cwg_device_set_private_key(struct cwg_device *dev, const uint8_t *key)
 		dev->have_identity = false;
 		cwg_wipe(dev->static_priv, 32);
 		cwg_wipe(dev->static_pub, 32);
-		cookie_checker_set_key(&dev->cookie, NULL);
+		cwg_cookie_checker_set_key(&dev->cookie, NULL);
 	} else {
 		cwg_memcpy(priv, key, 32);
 		cwg_x25519_clamp(priv);
@@ -183,13 +183,13 @@ void cwg_device_set_private_key(struct cwg_device *dev, const uint8_t *key)
 		cwg_memcpy(dev->static_priv, priv, 32);
 		cwg_memcpy(dev->static_pub, pub, 32);
 		dev->have_identity = true;
-		cookie_checker_set_key(&dev->cookie, pub);
+		cwg_cookie_checker_set_key(&dev->cookie, pub);
 		cwg_wipe(priv, sizeof(priv));
 	}
 	for (peer = dev->first; peer; peer = peer->next) {
 		precompute_ss(dev, peer);
 		cwg_mutex_lock(&peer->lock);
-		peer_expire_current_keypairs(peer);
+		cwg_peer_expire_current_keypairs(peer);
 		cwg_mutex_unlock(&peer->lock);
 	}
 }
@@ -237,7 +237,7 @@ int cwg_device_add_peer(struct cwg_device *dev, const uint8_t pubkey[32],
 	peer->refcount = 1; /* the device's */
 	peer->dev = dev;
 	cwg_mutex_init(&peer->lock);
-	cookie_maker_init(&peer->cookie, pubkey);
+	cwg_cookie_maker_init(&peer->cookie, pubkey);
 	cwg_pkt_list_init(&peer->staged);
 	precompute_ss(dev, peer);
 	peer->prev = dev->last;
@@ -251,12 +251,12 @@ int cwg_device_add_peer(struct cwg_device *dev, const uint8_t pubkey[32],
 	return 0;
 }
 
-void peer_get(struct cwg_peer *peer)
+void cwg_peer_get(struct cwg_peer *peer)
 {
 	cwg_atomic_add_relaxed(&peer->refcount, 1);
 }
 
-void peer_put(struct cwg_peer *peer)
+void cwg_peer_put(struct cwg_peer *peer)
 {
 	if (cwg_atomic_sub_fetch(&peer->refcount, 1))
 		return;
@@ -275,10 +275,10 @@ void peer_put(struct cwg_peer *peer)
 void cwg_device_remove_peer(struct cwg_device *dev, struct cwg_peer *peer)
 {
 	cwg_mutex_lock(&peer->lock);
-	timers_stop(peer);
-	handshake_clear(peer);
-	peer_clear_keypairs(peer);
-	staged_drop_all(peer, CWG_DROP_MAX);
+	cwg_timers_stop(peer);
+	cwg_handshake_clear(peer);
+	cwg_peer_clear_keypairs(peer);
+	cwg_staged_drop_all(peer, CWG_DROP_MAX);
 	cwg_wipe(peer->psk, sizeof(peer->psk));
 	cwg_wipe(peer->ss, sizeof(peer->ss));
 	cwg_mutex_unlock(&peer->lock);
@@ -304,7 +304,7 @@ void cwg_device_remove_peer(struct cwg_device *dev, struct cwg_peer *peer)
 		dev->last = peer->prev;
 	dev->peer_count--;
 	peer->next = peer->prev = NULL;
-	peer_put(peer);
+	cwg_peer_put(peer);
 }
 
 void cwg_device_remove_all_peers(struct cwg_device *dev)

@@ -76,7 +76,7 @@ static void index_move(struct cwg_device *dev, struct noise_index *from,
 	cwg_mutex_unlock(&dev->index_lock);
 }
 
-void handshake_clear(struct cwg_peer *peer)
+void cwg_handshake_clear(struct cwg_peer *peer)
 {
 	struct cwg_handshake *hs = &peer->hs;
 	uint8_t ts[12];
@@ -101,10 +101,10 @@ static void keypair_destroy(struct cwg_keypair *kp)
 	cwg_wipe(kp, sizeof(*kp));
 	cwg_free(kp);
 	cwg_count(peer->dev, keypairs_wiped);
-	peer_put(peer);
+	cwg_peer_put(peer);
 }
 
-void keypair_put(struct cwg_keypair *kp)
+void cwg_keypair_put(struct cwg_keypair *kp)
 {
 	if (kp && cwg_atomic_sub_fetch(&kp->refcount, 1) == 0)
 		keypair_destroy(kp);
@@ -117,10 +117,10 @@ static void keypair_retire(struct cwg_keypair *kp)
 	if (!kp)
 		return;
 	index_unregister(kp->peer->dev, &kp->idx);
-	keypair_put(kp);
+	cwg_keypair_put(kp);
 }
 
-void peer_clear_keypairs(struct cwg_peer *peer)
+void cwg_peer_clear_keypairs(struct cwg_peer *peer)
 {
 	keypair_retire(peer->kp_previous);
 	keypair_retire(peer->kp_current);
@@ -128,9 +128,9 @@ void peer_clear_keypairs(struct cwg_peer *peer)
 	peer->kp_previous = peer->kp_current = peer->kp_next = NULL;
 }
 
-void peer_expire_current_keypairs(struct cwg_peer *peer)
+void cwg_peer_expire_current_keypairs(struct cwg_peer *peer)
 {
-	handshake_clear(peer);
+	cwg_handshake_clear(peer);
 	peer->have_sent_handshake = false;
 	if (peer->kp_next)
 		peer->kp_next->send_valid = false;
@@ -165,7 +165,7 @@ static void add_new_keypair(struct cwg_peer *peer, struct cwg_keypair *kp)
 	}
 }
 
-bool peer_received_with_keypair(struct cwg_peer *peer, struct cwg_keypair *kp)
+bool cwg_peer_received_with_keypair(struct cwg_peer *peer, struct cwg_keypair *kp)
 {
 	if (peer->kp_next != kp)
 		return false;
@@ -185,7 +185,7 @@ static bool begin_session(struct cwg_peer *peer, bool initiator, uint64_t now)
 
 	if (!kp)
 		return false;
-	peer_get(peer);
+	cwg_peer_get(peer);
 	kp->peer = peer;
 	kp->refcount = 1;
 	kp->initiator = initiator;
@@ -195,14 +195,14 @@ static bool begin_session(struct cwg_peer *peer, bool initiator, uint64_t now)
 	cwg_mutex_init(&kp->replay_lock);
 	cwg_replay_init(&kp->replay);
 	if (initiator)
-		noise_split(&hs->ns, kp->send_key, kp->recv_key);
+		cwg_noise_split(&hs->ns, kp->send_key, kp->recv_key);
 	else
-		noise_split(&hs->ns, kp->recv_key, kp->send_key);
+		cwg_noise_split(&hs->ns, kp->recv_key, kp->send_key);
 	index_move(peer->dev, &hs->idx, &kp->idx, NOISE_INDEX_KEYPAIR);
 	add_new_keypair(peer, kp);
-	handshake_clear(peer);
+	cwg_handshake_clear(peer);
 	cwg_count(peer->dev, handshakes_completed);
-	timers_session_derived(peer, now);
+	cwg_timers_session_derived(peer, now);
 	return true;
 }
 
@@ -224,7 +224,7 @@ static struct cwg_pkt *control_pkt(struct cwg_device *dev, uint32_t len)
 	return pkt;
 }
 
-struct cwg_pkt *handshake_create_initiation(struct cwg_peer *peer, uint64_t now)
+struct cwg_pkt *cwg_handshake_create_initiation(struct cwg_peer *peer, uint64_t now)
 {
 	struct cwg_device *dev = peer->dev;
 	struct cwg_handshake *hs = &peer->hs;
@@ -241,23 +241,23 @@ struct cwg_pkt *handshake_create_initiation(struct cwg_peer *peer, uint64_t now)
 	if (!pkt)
 		return NULL;
 	msg = pkt->data;
-	handshake_clear(peer);
-	noise_state_init(&hs->ns, wg_identifier, WG_IDENTIFIER_LEN,
+	cwg_handshake_clear(peer);
+	cwg_noise_state_init(&hs->ns, wg_identifier, WG_IDENTIFIER_LEN,
 			 peer->pubkey.pubkey);
 	new_ephemeral(dev, e);
 	tai64n_now(dev, now, ts);
-	ok = noise_write_msg1(&hs->ns, e, dev->static_pub, peer->pubkey.pubkey,
+	ok = cwg_noise_write_msg1(&hs->ns, e, dev->static_pub, peer->pubkey.pubkey,
 			      peer->ss, ts, sizeof(ts),
 			      msg + CWG_INIT_EPHEMERAL);
 	cwg_wipe(e, sizeof(e));
 	if (!ok || !index_register(dev, &hs->idx, NOISE_INDEX_HANDSHAKE)) {
-		handshake_clear(peer);
+		cwg_handshake_clear(peer);
 		cwg_drop_pkt(dev, pkt, CWG_DROP_HANDSHAKE_INVALID);
 		return NULL;
 	}
 	cwg_msg_set_type(msg, CWG_MSG_INITIATION);
 	cwg_put_le32(msg + CWG_INIT_SENDER, hs->idx.entry.index);
-	cookie_maker_add_macs(&peer->cookie, msg, CWG_INIT_MAC1, now);
+	cwg_cookie_maker_add_macs(&peer->cookie, msg, CWG_INIT_MAC1, now);
 	hs->state = HS_CREATED_INITIATION;
 	return pkt;
 }
@@ -288,14 +288,14 @@ static bool check_macs(struct cwg_device *dev, struct cwg_pkt *pkt,
 	enum cookie_mac_state st;
 	uint8_t reply[CWG_MSG_COOKIE_REPLY_LEN];
 
-	st = cookie_checker_validate(&dev->cookie, pkt->data, mac_off, &pkt->ep,
+	st = cwg_cookie_checker_validate(&dev->cookie, pkt->data, mac_off, &pkt->ep,
 				     load, now, dev->rng, dev->rng_ctx);
 	if (st == COOKIE_MAC_INVALID) {
 		cwg_drop_pkt(dev, pkt, CWG_DROP_BAD_MAC1);
 		return false;
 	}
 	if (load && st != COOKIE_MAC_VALID_WITH_COOKIE) {
-		cookie_checker_make_reply(&dev->cookie, reply, pkt->data, mac_off,
+		cwg_cookie_checker_make_reply(&dev->cookie, reply, pkt->data, mac_off,
 					  sender, &pkt->ep, now, dev->rng,
 					  dev->rng_ctx);
 		cwg_memcpy(pkt->data, reply, sizeof(reply));
@@ -331,8 +331,8 @@ static void receive_initiation(struct cwg_device *dev, struct cwg_pkt *pkt,
 		return;
 	if (!dev->have_identity)
 		goto drop;
-	noise_state_init(&ns, wg_identifier, WG_IDENTIFIER_LEN, dev->static_pub);
-	if (!noise_read_msg1_static(&ns, dev->static_priv,
+	cwg_noise_state_init(&ns, wg_identifier, WG_IDENTIFIER_LEN, dev->static_pub);
+	if (!cwg_noise_read_msg1_static(&ns, dev->static_priv,
 				    msg + CWG_INIT_EPHEMERAL, remote))
 		goto drop;
 	ent = cwg_pubkey_table_find(&dev->peers_by_key, remote);
@@ -342,7 +342,7 @@ static void receive_initiation(struct cwg_device *dev, struct cwg_pkt *pkt,
 	hs = &peer->hs;
 
 	cwg_mutex_lock(&peer->lock);
-	if (!noise_read_msg1_payload(&ns, peer->ss, msg + CWG_INIT_EPHEMERAL,
+	if (!cwg_noise_read_msg1_payload(&ns, peer->ss, msg + CWG_INIT_EPHEMERAL,
 				     ts, sizeof(ts)))
 		goto unlock_drop;
 	if (cwg_memcmp(ts, hs->latest_timestamp, sizeof(ts)) <= 0) {
@@ -357,7 +357,7 @@ static void receive_initiation(struct cwg_device *dev, struct cwg_pkt *pkt,
 	}
 
 	/* Authenticated: it replaces whatever handshake we had going. */
-	handshake_clear(peer);
+	cwg_handshake_clear(peer);
 	hs->ns = ns;
 	hs->remote_index = sender;
 	cwg_memcpy(hs->latest_timestamp, ts, sizeof(ts));
@@ -365,42 +365,42 @@ static void receive_initiation(struct cwg_device *dev, struct cwg_pkt *pkt,
 	hs->have_consumed_initiation = true;
 	hs->state = HS_CONSUMED_INITIATION;
 	cwg_atomic_add_relaxed(&peer->rx_bytes, pkt->len);
-	peer_set_endpoint_from(peer, &pkt->ep);
-	timers_any_authenticated_packet_received(peer);
-	timers_any_authenticated_packet_traversal(peer, now);
+	cwg_peer_set_endpoint_from(peer, &pkt->ep);
+	cwg_timers_any_authenticated_packet_received(peer);
+	cwg_timers_any_authenticated_packet_traversal(peer, now);
 
 	/* The response goes out in the initiation's buffer. */
 	cwg_memset(msg, 0, CWG_MSG_RESPONSE_LEN);
 	new_ephemeral(dev, e);
-	ok = noise_write_msg2(&hs->ns, e, remote, peer->psk, NULL, 0,
+	ok = cwg_noise_write_msg2(&hs->ns, e, remote, peer->psk, NULL, 0,
 			      msg + CWG_RESP_EPHEMERAL);
 	cwg_wipe(e, sizeof(e));
 	if (!ok || !index_register(dev, &hs->idx, NOISE_INDEX_HANDSHAKE)) {
-		handshake_clear(peer);
+		cwg_handshake_clear(peer);
 		goto unlock_drop;
 	}
 	hs->state = HS_CREATED_RESPONSE;
 	cwg_msg_set_type(msg, CWG_MSG_RESPONSE);
 	cwg_put_le32(msg + CWG_RESP_SENDER, hs->idx.entry.index);
 	cwg_put_le32(msg + CWG_RESP_RECEIVER, sender);
-	cookie_maker_add_macs(&peer->cookie, msg, CWG_RESP_MAC1, now);
+	cwg_cookie_maker_add_macs(&peer->cookie, msg, CWG_RESP_MAC1, now);
 	pkt->len = CWG_MSG_RESPONSE_LEN;
 	/* A response is a handshake we sent, as the kernel counts it: our
 	 * own data now waits for this session instead of starting another
 	 * handshake that would cross this one. */
 	peer->last_sent_handshake = now;
 	peer->have_sent_handshake = true;
-	timers_any_authenticated_packet_sent(peer);
-	send_control(peer, pkt, now, out);
+	cwg_timers_any_authenticated_packet_sent(peer);
+	cwg_send_control(peer, pkt, now, out);
 	begin_session(peer, false, now);
 	cwg_mutex_unlock(&peer->lock);
-	noise_state_wipe(&ns);
+	cwg_noise_state_wipe(&ns);
 	return;
 
 unlock_drop:
 	cwg_mutex_unlock(&peer->lock);
 drop:
-	noise_state_wipe(&ns);
+	cwg_noise_state_wipe(&ns);
 	cwg_drop_pkt(dev, pkt, why);
 }
 
@@ -449,24 +449,24 @@ static void receive_response(struct cwg_device *dev, struct cwg_pkt *pkt,
 	    hs->idx.entry.index != receiver || !dev->have_identity)
 		goto unlock_drop;
 	ns = hs->ns;
-	if (!noise_read_msg2(&ns, dev->static_priv, peer->psk,
+	if (!cwg_noise_read_msg2(&ns, dev->static_priv, peer->psk,
 			     msg + CWG_RESP_EPHEMERAL, NULL, 0)) {
-		noise_state_wipe(&ns);
+		cwg_noise_state_wipe(&ns);
 		goto unlock_drop;
 	}
 	hs->ns = ns;
-	noise_state_wipe(&ns);
+	cwg_noise_state_wipe(&ns);
 	hs->remote_index = sender;
 	hs->state = HS_CONSUMED_RESPONSE;
 	cwg_atomic_add_relaxed(&peer->rx_bytes, pkt->len);
-	peer_set_endpoint_from(peer, &pkt->ep);
-	timers_any_authenticated_packet_received(peer);
-	timers_any_authenticated_packet_traversal(peer, now);
+	cwg_peer_set_endpoint_from(peer, &pkt->ep);
+	cwg_timers_any_authenticated_packet_received(peer);
+	cwg_timers_any_authenticated_packet_traversal(peer, now);
 	if (begin_session(peer, true, now)) {
-		timers_handshake_complete(peer, now);
+		cwg_timers_handshake_complete(peer, now);
 		/* Confirms the session to the responder and flushes what
 		 * waited for it. */
-		send_keepalive(peer, now, out);
+		cwg_send_keepalive(peer, now, out);
 	}
 	cwg_mutex_unlock(&peer->lock);
 	cwg_pkt_free(pkt);
@@ -491,7 +491,7 @@ static void receive_cookie_reply(struct cwg_device *dev, struct cwg_pkt *pkt,
 		return;
 	}
 	cwg_mutex_lock(&peer->lock);
-	ok = cookie_maker_consume_reply(&peer->cookie, pkt->data, now);
+	ok = cwg_cookie_maker_consume_reply(&peer->cookie, pkt->data, now);
 	cwg_mutex_unlock(&peer->lock);
 	if (ok)
 		cwg_pkt_free(pkt);
@@ -499,7 +499,7 @@ static void receive_cookie_reply(struct cwg_device *dev, struct cwg_pkt *pkt,
 		cwg_drop_pkt(dev, pkt, CWG_DROP_HANDSHAKE_INVALID);
 }
 
-void handshake_receive(struct cwg_device *dev, struct cwg_pkt *pkt,
+void cwg_handshake_receive(struct cwg_device *dev, struct cwg_pkt *pkt,
 		       uint64_t now, struct cwg_out *out)
 {
 	switch (cwg_msg_type(pkt->data, pkt->len)) {
@@ -525,7 +525,7 @@ void handshake_receive(struct cwg_device *dev, struct cwg_pkt *pkt,
 	cwg_drop_pkt(dev, pkt, CWG_DROP_BAD_LENGTH);
 }
 
-void peer_set_endpoint_from(struct cwg_peer *peer, const struct cwg_endpoint *ep)
+void cwg_peer_set_endpoint_from(struct cwg_peer *peer, const struct cwg_endpoint *ep)
 {
 	if (ep->family)
 		peer->endpoint = *ep;

@@ -5,7 +5,7 @@
 
 static const char noise_construction[] = "Noise_IKpsk2_25519_ChaChaPoly_BLAKE2s";
 
-void noise_state_wipe(struct noise_state *st)
+void cwg_noise_state_wipe(struct noise_state *st)
 {
 	cwg_wipe(st, sizeof(*st));
 }
@@ -61,7 +61,7 @@ static bool decrypt_and_hash(struct noise_state *st, const uint8_t key[32],
 	return true;
 }
 
-void noise_state_init(struct noise_state *st, const uint8_t *prologue,
+void cwg_noise_state_init(struct noise_state *st, const uint8_t *prologue,
 		      size_t prologue_len, const uint8_t responder_pub[32])
 {
 	cwg_memset(st, 0, sizeof(*st));
@@ -79,7 +79,7 @@ static void mix_ephemeral(struct noise_state *st, const uint8_t e_pub[32])
 	mix_ck(st, e_pub, 32);
 }
 
-bool noise_write_msg1(struct noise_state *st, const uint8_t e_priv[32],
+bool cwg_noise_write_msg1(struct noise_state *st, const uint8_t e_priv[32],
 		      const uint8_t s_pub[32], const uint8_t responder_pub[32],
 		      const uint8_t ss[32], const uint8_t *payload,
 		      size_t payload_len, uint8_t *out)
@@ -103,7 +103,7 @@ out:
 	return ok;
 }
 
-bool noise_read_msg1_static(struct noise_state *st, const uint8_t s_priv[32],
+bool cwg_noise_read_msg1_static(struct noise_state *st, const uint8_t s_priv[32],
 			    const uint8_t *msg, uint8_t remote_pub[32])
 {
 	uint8_t key[32];
@@ -119,7 +119,7 @@ out:
 	return ok;
 }
 
-bool noise_read_msg1_payload(struct noise_state *st, const uint8_t ss[32],
+bool cwg_noise_read_msg1_payload(struct noise_state *st, const uint8_t ss[32],
 			     const uint8_t *msg, uint8_t *payload,
 			     size_t payload_len)
 {
@@ -145,7 +145,7 @@ static void mix_psk(struct noise_state *st, uint8_t key[32],
 	cwg_wipe(t, sizeof(t));
 }
 
-bool noise_write_msg2(struct noise_state *st, const uint8_t e_priv[32],
+bool cwg_noise_write_msg2(struct noise_state *st, const uint8_t e_priv[32],
 		      const uint8_t initiator_pub[32], const uint8_t psk[32],
 		      const uint8_t *payload, size_t payload_len, uint8_t *out)
 {
@@ -168,7 +168,7 @@ out:
 	return ok;
 }
 
-bool noise_read_msg2(struct noise_state *st, const uint8_t s_priv[32],
+bool cwg_noise_read_msg2(struct noise_state *st, const uint8_t s_priv[32],
 		     const uint8_t psk[32], const uint8_t *msg,
 		     uint8_t *payload, size_t payload_len)
 {
@@ -188,7 +188,7 @@ out:
 	return ok;
 }
 
-void noise_split(const struct noise_state *st, uint8_t initiator_key[32],
+void cwg_noise_split(const struct noise_state *st, uint8_t initiator_key[32],
 		 uint8_t responder_key[32])
 {
 	cwg_kdf(initiator_key, responder_key, NULL, st->ck, 32, NULL, 0);

@@ -20,7 +20,7 @@
 #include "platform.h"
 
 /* The running chaining key and handshake hash, plus what each side keeps
- * between messages. Wiped by noise_state_wipe. */
+ * between messages. Wiped by cwg_noise_state_wipe. */
 struct noise_state {
 	uint8_t ck[32];
 	uint8_t h[32];
@@ -28,11 +28,11 @@ struct noise_state {
 	uint8_t e_remote[32];	  /* their ephemeral public key */
 };
 
-void noise_state_wipe(struct noise_state *st);
+void cwg_noise_state_wipe(struct noise_state *st);
 
 /* ck = h = HASH(protocol name); h = HASH(h || prologue); h = HASH(h || rs).
  * rs is the responder's static public key (both sides know it). */
-void noise_state_init(struct noise_state *st, const uint8_t *prologue,
+void cwg_noise_state_init(struct noise_state *st, const uint8_t *prologue,
 		      size_t prologue_len, const uint8_t responder_pub[32]);
 
 /*
@@ -40,7 +40,7 @@ void noise_state_init(struct noise_state *st, const uint8_t *prologue,
  * e_priv is the (already clamped) ephemeral private key, ss the
  * precomputed DH(s_i, S_r). false if a DH result is zero.
  */
-bool noise_write_msg1(struct noise_state *st, const uint8_t e_priv[32],
+bool cwg_noise_write_msg1(struct noise_state *st, const uint8_t e_priv[32],
 		      const uint8_t s_pub[32], const uint8_t responder_pub[32],
 		      const uint8_t ss[32], const uint8_t *payload,
 		      size_t payload_len, uint8_t *out);
@@ -51,26 +51,26 @@ bool noise_write_msg1(struct noise_state *st, const uint8_t e_priv[32],
  * Step one (e, es, s): msg holds at least 80 bytes. Writes the initiator's
  * static public key to remote_pub. false if it does not decrypt.
  */
-bool noise_read_msg1_static(struct noise_state *st, const uint8_t s_priv[32],
+bool cwg_noise_read_msg1_static(struct noise_state *st, const uint8_t s_priv[32],
 			    const uint8_t *msg, uint8_t remote_pub[32]);
 /* Step two (ss, payload): reads payload_len + 16 bytes at msg + 80. */
-bool noise_read_msg1_payload(struct noise_state *st, const uint8_t ss[32],
+bool cwg_noise_read_msg1_payload(struct noise_state *st, const uint8_t ss[32],
 			     const uint8_t *msg, uint8_t *payload,
 			     size_t payload_len);
 
 /* Responder writes message 2 (32 + payload_len + 16 bytes) into out. */
-bool noise_write_msg2(struct noise_state *st, const uint8_t e_priv[32],
+bool cwg_noise_write_msg2(struct noise_state *st, const uint8_t e_priv[32],
 		      const uint8_t initiator_pub[32], const uint8_t psk[32],
 		      const uint8_t *payload, size_t payload_len, uint8_t *out);
 
 /* Initiator reads message 2. s_priv is its static private key. */
-bool noise_read_msg2(struct noise_state *st, const uint8_t s_priv[32],
+bool cwg_noise_read_msg2(struct noise_state *st, const uint8_t s_priv[32],
 		     const uint8_t psk[32], const uint8_t *msg,
 		     uint8_t *payload, size_t payload_len);
 
 /* Split: the two transport keys. initiator_key encrypts initiator ->
  * responder. */
-void noise_split(const struct noise_state *st, uint8_t initiator_key[32],
+void cwg_noise_split(const struct noise_state *st, uint8_t initiator_key[32],
 		 uint8_t responder_key[32]);
 
 #endif

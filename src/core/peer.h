@@ -36,7 +36,7 @@ struct noise_index {
  * cwg_device_send_prepare or cwg_device_flush and cwg_device_send_seal
  * (carried by the run's last packet, kp_last). Retiring a keypair takes
  * its index out of the table, so no new lookup finds it, and drops the
- * slot's reference; the last keypair_put wipes and frees it. A keypair
+ * slot's reference; the last cwg_keypair_put wipes and frees it. A keypair
  * holds a reference on its peer, so kp->peer is valid for as long as the
  * keypair is, even after the peer was removed.
  *
@@ -90,7 +90,7 @@ struct cwg_handshake {
  * Removal also stops the timers, drops the staged packets, wipes the
  * handshake and retires the keypairs, then drops the device's reference.
  * What outlives it are packets between prepare and seal, which reach the
- * peer only through their keypair's reference; the last peer_put frees
+ * peer only through their keypair's reference; the last cwg_peer_put frees
  * the memory. pkt->peer on a packet the core has handed out (out->net,
  * out->tun) is not a reference: a host may compare it, or give it back to
  * the core under cfg_lock, but never follow it.
@@ -203,40 +203,40 @@ static inline bool cwg_expired(uint64_t birth, uint64_t now, uint64_t age)
 }
 
 /* device.c */
-void peer_get(struct cwg_peer *peer);
-void peer_put(struct cwg_peer *peer);
+void cwg_peer_get(struct cwg_peer *peer);
+void cwg_peer_put(struct cwg_peer *peer);
 
 /* handshake.c */
-struct cwg_pkt *handshake_create_initiation(struct cwg_peer *peer,
+struct cwg_pkt *cwg_handshake_create_initiation(struct cwg_peer *peer,
 					    uint64_t now);
-void handshake_receive(struct cwg_device *dev, struct cwg_pkt *pkt,
+void cwg_handshake_receive(struct cwg_device *dev, struct cwg_pkt *pkt,
 		       uint64_t now, struct cwg_out *out);
-void handshake_clear(struct cwg_peer *peer);
-void keypair_put(struct cwg_keypair *kp);
-void peer_clear_keypairs(struct cwg_peer *peer);
-void peer_expire_current_keypairs(struct cwg_peer *peer);
-bool peer_received_with_keypair(struct cwg_peer *peer, struct cwg_keypair *kp);
-void peer_set_endpoint_from(struct cwg_peer *peer, const struct cwg_endpoint *ep);
+void cwg_handshake_clear(struct cwg_peer *peer);
+void cwg_keypair_put(struct cwg_keypair *kp);
+void cwg_peer_clear_keypairs(struct cwg_peer *peer);
+void cwg_peer_expire_current_keypairs(struct cwg_peer *peer);
+bool cwg_peer_received_with_keypair(struct cwg_peer *peer, struct cwg_keypair *kp);
+void cwg_peer_set_endpoint_from(struct cwg_peer *peer, const struct cwg_endpoint *ep);
 
 /* send.c */
-void send_initiation(struct cwg_peer *peer, bool is_retry, uint64_t now,
+void cwg_send_initiation(struct cwg_peer *peer, bool is_retry, uint64_t now,
 		     struct cwg_out *out);
-void send_staged(struct cwg_peer *peer, uint64_t now, struct cwg_out *out);
-void send_keepalive(struct cwg_peer *peer, uint64_t now, struct cwg_out *out);
-void send_control(struct cwg_peer *peer, struct cwg_pkt *pkt, uint64_t now,
+void cwg_send_staged(struct cwg_peer *peer, uint64_t now, struct cwg_out *out);
+void cwg_send_keepalive(struct cwg_peer *peer, uint64_t now, struct cwg_out *out);
+void cwg_send_control(struct cwg_peer *peer, struct cwg_pkt *pkt, uint64_t now,
 		  struct cwg_out *out);
-void staged_drop_all(struct cwg_peer *peer, enum cwg_drop why);
+void cwg_staged_drop_all(struct cwg_peer *peer, enum cwg_drop why);
 
 /* timers.c: the whitepaper's events, called under peer->lock. */
-void timers_data_sent(struct cwg_peer *peer, uint64_t now);
-void timers_data_received(struct cwg_peer *peer, uint64_t now);
-void timers_any_authenticated_packet_sent(struct cwg_peer *peer);
-void timers_any_authenticated_packet_received(struct cwg_peer *peer);
-void timers_any_authenticated_packet_traversal(struct cwg_peer *peer,
+void cwg_timers_data_sent(struct cwg_peer *peer, uint64_t now);
+void cwg_timers_data_received(struct cwg_peer *peer, uint64_t now);
+void cwg_timers_any_authenticated_packet_sent(struct cwg_peer *peer);
+void cwg_timers_any_authenticated_packet_received(struct cwg_peer *peer);
+void cwg_timers_any_authenticated_packet_traversal(struct cwg_peer *peer,
 					       uint64_t now);
-void timers_handshake_initiated(struct cwg_peer *peer, uint64_t now);
-void timers_handshake_complete(struct cwg_peer *peer, uint64_t now);
-void timers_session_derived(struct cwg_peer *peer, uint64_t now);
-void timers_stop(struct cwg_peer *peer);
+void cwg_timers_handshake_initiated(struct cwg_peer *peer, uint64_t now);
+void cwg_timers_handshake_complete(struct cwg_peer *peer, uint64_t now);
+void cwg_timers_session_derived(struct cwg_peer *peer, uint64_t now);
+void cwg_timers_stop(struct cwg_peer *peer);
 
 #endif

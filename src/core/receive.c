@@ -197,20 +197,20 @@ static void receive_data_run(struct cwg_device *dev, struct cwg_pkt_list *run,
 	cwg_pkt_list_init(&r.deliver);
 	run_open(dev, kp, run, now, &r);
 	if (!r.authenticated) {
-		keypair_put(kp);
+		cwg_keypair_put(kp);
 		return;
 	}
 
 	peer = kp->peer;
 	cwg_mutex_lock(&peer->lock);
 	if (endpoint_newer(peer, kp, r.ep_counter)) {
-		peer_set_endpoint_from(peer, &r.ep);
+		cwg_peer_set_endpoint_from(peer, &r.ep);
 		peer->ep_birth = kp->birth;
 		peer->ep_counter = r.ep_counter;
 	}
-	if (peer_received_with_keypair(peer, kp)) {
-		timers_handshake_complete(peer, now);
-		send_staged(peer, now, out);
+	if (cwg_peer_received_with_keypair(peer, kp)) {
+		cwg_timers_handshake_complete(peer, now);
+		cwg_send_staged(peer, now, out);
 	}
 	/* Rekey before the initiator's keys die: a last-minute handshake once
 	 * the session is within a keepalive and a rekey timeout of expiry. */
@@ -220,16 +220,16 @@ static void receive_data_run(struct cwg_device *dev, struct cwg_pkt_list *run,
 			CWG_REJECT_AFTER_TIME_NS - CWG_KEEPALIVE_TIMEOUT_NS -
 				CWG_REKEY_TIMEOUT_NS)) {
 		peer->sent_lastminute_handshake = true;
-		send_initiation(peer, false, now, out);
+		cwg_send_initiation(peer, false, now, out);
 	}
-	timers_any_authenticated_packet_received(peer);
-	timers_any_authenticated_packet_traversal(peer, now);
+	cwg_timers_any_authenticated_packet_received(peer);
+	cwg_timers_any_authenticated_packet_traversal(peer, now);
 	if (r.data)
-		timers_data_received(peer, now);
+		cwg_timers_data_received(peer, now);
 	cwg_mutex_unlock(&peer->lock);
 	cwg_atomic_add_relaxed(&peer->rx_bytes, r.rx_bytes);
 	cwg_pkt_list_concat(&out->tun, &r.deliver);
-	keypair_put(kp);
+	cwg_keypair_put(kp);
 }
 
 void cwg_device_receive(struct cwg_device *dev, struct cwg_pkt_list *in,
@@ -261,7 +261,7 @@ void cwg_device_receive(struct cwg_device *dev, struct cwg_pkt_list *in,
 			cwg_drop_pkt(dev, p, CWG_DROP_BAD_LENGTH);
 		else if (type >= CWG_MSG_INITIATION &&
 			 type <= CWG_MSG_COOKIE_REPLY)
-			handshake_receive(dev, p, now, out);
+			cwg_handshake_receive(dev, p, now, out);
 		else
 			cwg_drop_pkt(dev, p, p->len < 4 ? CWG_DROP_BAD_LENGTH :
 				     CWG_DROP_UNKNOWN_TYPE);

@@ -64,7 +64,7 @@ static void staged_sync(struct cwg_peer *peer)
 	peer->staged_accounted = is;
 }
 
-void staged_drop_all(struct cwg_peer *peer, enum cwg_drop why)
+void cwg_staged_drop_all(struct cwg_peer *peer, enum cwg_drop why)
 {
 	struct cwg_pkt *p;
 
@@ -108,7 +108,7 @@ static void staged_trim(struct cwg_peer *peer)
 	staged_sync(peer);
 }
 
-void send_control(struct cwg_peer *peer, struct cwg_pkt *pkt, uint64_t now,
+void cwg_send_control(struct cwg_peer *peer, struct cwg_pkt *pkt, uint64_t now,
 		  struct cwg_out *out)
 {
 	(void)now;
@@ -123,7 +123,7 @@ void send_control(struct cwg_peer *peer, struct cwg_pkt *pkt, uint64_t now,
 }
 
 /* Under peer->lock. Rate limited to one per REKEY_TIMEOUT. */
-void send_initiation(struct cwg_peer *peer, bool is_retry, uint64_t now,
+void cwg_send_initiation(struct cwg_peer *peer, bool is_retry, uint64_t now,
 		     struct cwg_out *out)
 {
 	struct cwg_pkt *pkt;
@@ -135,13 +135,13 @@ void send_initiation(struct cwg_peer *peer, bool is_retry, uint64_t now,
 		return;
 	peer->last_sent_handshake = now;
 	peer->have_sent_handshake = true;
-	pkt = handshake_create_initiation(peer, now);
+	pkt = cwg_handshake_create_initiation(peer, now);
 	if (!pkt)
 		return;
-	timers_any_authenticated_packet_traversal(peer, now);
-	timers_any_authenticated_packet_sent(peer);
-	timers_handshake_initiated(peer, now);
-	send_control(peer, pkt, now, out);
+	cwg_timers_any_authenticated_packet_traversal(peer, now);
+	cwg_timers_any_authenticated_packet_sent(peer);
+	cwg_timers_handshake_initiated(peer, now);
+	cwg_send_control(peer, pkt, now, out);
 }
 
 static bool keypair_usable_for_send(const struct cwg_keypair *kp, uint64_t now)
@@ -170,7 +170,7 @@ static bool send_prepare(struct cwg_peer *peer, uint64_t now,
 	if (!n)
 		return false;
 	if (!peer->endpoint.family) {
-		staged_drop_all(peer, CWG_DROP_NO_ENDPOINT);
+		cwg_staged_drop_all(peer, CWG_DROP_NO_ENDPOINT);
 		return false;
 	}
 	if (!keypair_usable_for_send(kp, now))
@@ -194,20 +194,20 @@ static bool send_prepare(struct cwg_peer *peer, uint64_t now,
 			break;
 		}
 	if (data)
-		timers_data_sent(peer, now);
-	timers_any_authenticated_packet_traversal(peer, now);
-	timers_any_authenticated_packet_sent(peer);
+		cwg_timers_data_sent(peer, now);
+	cwg_timers_any_authenticated_packet_traversal(peer, now);
+	cwg_timers_any_authenticated_packet_sent(peer);
 	/* Keep the key fresh: rekey by message count, and by age on the side
 	 * that initiated (the responder waits, so both do not race). */
 	if (job->counter + n > CWG_REKEY_AFTER_MESSAGES ||
 	    (kp->initiator &&
 	     cwg_expired(kp->birth, now, CWG_REKEY_AFTER_TIME_NS)))
-		send_initiation(peer, false, now, out);
+		cwg_send_initiation(peer, false, now, out);
 	return true;
 
 need_handshake:
 	staged_trim(peer);
-	send_initiation(peer, false, now, out);
+	cwg_send_initiation(peer, false, now, out);
 	return false;
 }
 
@@ -280,7 +280,7 @@ static void seal_list(struct cwg_device *dev, struct cwg_pkt_list *ready,
 		if (last) {
 			cwg_atomic_add_relaxed(&kp->peer->tx_bytes, bytes);
 			bytes = 0;
-			keypair_put(kp);
+			cwg_keypair_put(kp);
 		}
 	}
 }
@@ -307,7 +307,7 @@ static void flush_defer(struct cwg_peer *peer, struct cwg_out *out)
 	out->flush = true;
 }
 
-void send_staged(struct cwg_peer *peer, uint64_t now, struct cwg_out *out)
+void cwg_send_staged(struct cwg_peer *peer, uint64_t now, struct cwg_out *out)
 {
 	struct send_job job;
 	struct cwg_pkt_list ready;
@@ -325,7 +325,7 @@ void send_staged(struct cwg_peer *peer, uint64_t now, struct cwg_out *out)
 	seal_list(peer->dev, &ready, out);
 }
 
-void send_keepalive(struct cwg_peer *peer, uint64_t now, struct cwg_out *out)
+void cwg_send_keepalive(struct cwg_peer *peer, uint64_t now, struct cwg_out *out)
 {
 	struct cwg_pkt *p;
 
@@ -339,7 +339,7 @@ void send_keepalive(struct cwg_peer *peer, uint64_t now, struct cwg_out *out)
 		cwg_pkt_list_append(&peer->staged, p);
 		staged_sync(peer);
 	}
-	send_staged(peer, now, out);
+	cwg_send_staged(peer, now, out);
 }
 
 /* The peer that owns a plaintext packet's destination; CWG_DROP_MAX when

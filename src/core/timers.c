@@ -18,14 +18,14 @@ static uint64_t jitter(struct cwg_device *dev)
 	return cwg_get_le32(r) % CWG_REKEY_TIMEOUT_JITTER_MAX_NS;
 }
 
-void timers_data_sent(struct cwg_peer *peer, uint64_t now)
+void cwg_timers_data_sent(struct cwg_peer *peer, uint64_t now)
 {
 	if (!peer->t_new_handshake)
 		peer->t_new_handshake = now + CWG_KEEPALIVE_TIMEOUT_NS +
 					CWG_REKEY_TIMEOUT_NS + jitter(peer->dev);
 }
 
-void timers_data_received(struct cwg_peer *peer, uint64_t now)
+void cwg_timers_data_received(struct cwg_peer *peer, uint64_t now)
 {
 	if (!peer->t_send_keepalive)
 		peer->t_send_keepalive = now + CWG_KEEPALIVE_TIMEOUT_NS;
@@ -33,17 +33,17 @@ void timers_data_received(struct cwg_peer *peer, uint64_t now)
 		peer->need_another_keepalive = true;
 }
 
-void timers_any_authenticated_packet_sent(struct cwg_peer *peer)
+void cwg_timers_any_authenticated_packet_sent(struct cwg_peer *peer)
 {
 	peer->t_send_keepalive = 0;
 }
 
-void timers_any_authenticated_packet_received(struct cwg_peer *peer)
+void cwg_timers_any_authenticated_packet_received(struct cwg_peer *peer)
 {
 	peer->t_new_handshake = 0;
 }
 
-void timers_any_authenticated_packet_traversal(struct cwg_peer *peer,
+void cwg_timers_any_authenticated_packet_traversal(struct cwg_peer *peer,
 					       uint64_t now)
 {
 	if (peer->persistent_keepalive)
@@ -51,13 +51,13 @@ void timers_any_authenticated_packet_traversal(struct cwg_peer *peer,
 			now + (uint64_t)peer->persistent_keepalive * 1000000000ULL;
 }
 
-void timers_handshake_initiated(struct cwg_peer *peer, uint64_t now)
+void cwg_timers_handshake_initiated(struct cwg_peer *peer, uint64_t now)
 {
 	peer->t_retransmit_handshake =
 		now + CWG_REKEY_TIMEOUT_NS + jitter(peer->dev);
 }
 
-void timers_handshake_complete(struct cwg_peer *peer, uint64_t now)
+void cwg_timers_handshake_complete(struct cwg_peer *peer, uint64_t now)
 {
 	peer->t_retransmit_handshake = 0;
 	peer->handshake_attempts = 0;
@@ -66,12 +66,12 @@ void timers_handshake_complete(struct cwg_peer *peer, uint64_t now)
 		now + (uint64_t)cwg_atomic_load_relaxed(&peer->dev->wall_offset);
 }
 
-void timers_session_derived(struct cwg_peer *peer, uint64_t now)
+void cwg_timers_session_derived(struct cwg_peer *peer, uint64_t now)
 {
 	peer->t_zero_key_material = now + 3 * CWG_REJECT_AFTER_TIME_NS;
 }
 
-void timers_stop(struct cwg_peer *peer)
+void cwg_timers_stop(struct cwg_peer *peer)
 {
 	peer->t_retransmit_handshake = 0;
 	peer->t_send_keepalive = 0;
@@ -95,7 +95,7 @@ static void peer_tick(struct cwg_peer *peer, uint64_t now, struct cwg_out *out)
 		if (peer->handshake_attempts > MAX_TIMER_HANDSHAKES) {
 			/* Give up; new traffic starts over. */
 			peer->t_send_keepalive = 0;
-			staged_drop_all(peer, CWG_DROP_NO_KEY);
+			cwg_staged_drop_all(peer, CWG_DROP_NO_KEY);
 			if (!peer->t_zero_key_material)
 				peer->t_zero_key_material =
 					now + 3 * CWG_REJECT_AFTER_TIME_NS;
@@ -104,11 +104,11 @@ static void peer_tick(struct cwg_peer *peer, uint64_t now, struct cwg_out *out)
 			/* The sticky source may be why nothing came back. */
 			cwg_memset(peer->endpoint.src_addr, 0, 16);
 			peer->endpoint.src_ifindex = 0;
-			send_initiation(peer, true, now, out);
+			cwg_send_initiation(peer, true, now, out);
 		}
 	}
 	if (due(&peer->t_send_keepalive, now)) {
-		send_keepalive(peer, now, out);
+		cwg_send_keepalive(peer, now, out);
 		if (peer->need_another_keepalive) {
 			peer->need_another_keepalive = false;
 			peer->t_send_keepalive = now + CWG_KEEPALIVE_TIMEOUT_NS;
@@ -118,17 +118,17 @@ static void peer_tick(struct cwg_peer *peer, uint64_t now, struct cwg_out *out)
 		/* We sent data and heard nothing back for 15 s. */
 		cwg_memset(peer->endpoint.src_addr, 0, 16);
 		peer->endpoint.src_ifindex = 0;
-		send_initiation(peer, false, now, out);
+		cwg_send_initiation(peer, false, now, out);
 	}
 	if (due(&peer->t_zero_key_material, now)) {
-		handshake_clear(peer);
-		peer_clear_keypairs(peer);
+		cwg_handshake_clear(peer);
+		cwg_peer_clear_keypairs(peer);
 	}
 	if (due(&peer->t_persistent_keepalive, now) && peer->persistent_keepalive)
-		send_keepalive(peer, now, out);
+		cwg_send_keepalive(peer, now, out);
 	if (peer->keepalive_requested) {
 		peer->keepalive_requested = false;
-		send_keepalive(peer, now, out);
+		cwg_send_keepalive(peer, now, out);
 	}
 }
 

@@ -67,17 +67,17 @@ int main(void)
 	m = json_at(msgs, 0);
 	plen = get_hex(m, "payload", payload, sizeof(payload));
 	clen = get_hex(m, "ciphertext", ct, sizeof(ct));
-	noise_state_init(&ini, prologue, prologue_len, rs);
-	ok(noise_write_msg1(&ini, e_i, s_i_pub, rs, ss_i, payload, plen, out),
+	cwg_noise_state_init(&ini, prologue, prologue_len, rs);
+	ok(cwg_noise_write_msg1(&ini, e_i, s_i_pub, rs, ss_i, payload, plen, out),
 	   "initiator writes message 1");
 	ok(clen == 80 + plen + 16 && memcmp(out, ct, clen) == 0,
 	   "message 1 ciphertext matches (%zu bytes)", clen);
 	matched += clen == 80 + plen + 16 && memcmp(out, ct, clen) == 0;
-	noise_state_init(&resp, prologue, prologue_len, s_r_pub);
-	ok(noise_read_msg1_static(&resp, s_r, ct, remote) &&
+	cwg_noise_state_init(&resp, prologue, prologue_len, s_r_pub);
+	ok(cwg_noise_read_msg1_static(&resp, s_r, ct, remote) &&
 		   memcmp(remote, s_i_pub, 32) == 0,
 	   "responder decrypts the initiator's static key");
-	ok(noise_read_msg1_payload(&resp, ss_r, ct, got, plen) &&
+	ok(cwg_noise_read_msg1_payload(&resp, ss_r, ct, got, plen) &&
 		   memcmp(got, payload, plen) == 0,
 	   "responder decrypts payload 1");
 
@@ -85,20 +85,20 @@ int main(void)
 	m = json_at(msgs, 1);
 	plen = get_hex(m, "payload", payload, sizeof(payload));
 	clen = get_hex(m, "ciphertext", ct, sizeof(ct));
-	ok(noise_write_msg2(&resp, e_r, s_i_pub, psk, payload, plen, out),
+	ok(cwg_noise_write_msg2(&resp, e_r, s_i_pub, psk, payload, plen, out),
 	   "responder writes message 2");
 	ok(clen == 32 + plen + 16 && memcmp(out, ct, clen) == 0,
 	   "message 2 ciphertext matches (%zu bytes)", clen);
 	matched += clen == 32 + plen + 16 && memcmp(out, ct, clen) == 0;
-	ok(noise_read_msg2(&ini, s_i, psk, ct, got, plen) &&
+	ok(cwg_noise_read_msg2(&ini, s_i, psk, ct, got, plen) &&
 		   memcmp(got, payload, plen) == 0,
 	   "initiator decrypts payload 2");
 	ok(memcmp(ini.h, want_hash, 32) == 0 && memcmp(resp.h, want_hash, 32) == 0,
 	   "both sides end on the vector's handshake hash");
 
 	/* Transport: messages alternate i->r, r->i with nonces 0, 0, 1, 1. */
-	noise_split(&ini, k_i2r, k_r2i);
-	noise_split(&resp, k2_i2r, k2_r2i);
+	cwg_noise_split(&ini, k_i2r, k_r2i);
+	cwg_noise_split(&resp, k2_i2r, k2_r2i);
 	ok(memcmp(k_i2r, k2_i2r, 32) == 0 && memcmp(k_r2i, k2_r2i, 32) == 0,
 	   "split gives both sides the same transport keys");
 	for (i = 2; i < 6; i++) {
@@ -118,8 +118,8 @@ int main(void)
 	}
 	ok(matched == 6, "noise-ikpsk2 vector: %d of 6 messages reproduced byte for byte",
 	   matched);
-	noise_state_wipe(&ini);
-	noise_state_wipe(&resp);
+	cwg_noise_state_wipe(&ini);
+	cwg_noise_state_wipe(&resp);
 	json_free(v);
 	return done_testing();
 }
