@@ -16,13 +16,16 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/capability.h>
+#include <linux/filter.h>
 #include <linux/if.h>
 #include <linux/if_tun.h>
 #include <linux/landlock.h>
+#include <linux/seccomp.h>
 #include <linux/securebits.h>
 #include <netinet/in.h>
 #include <sched.h>
 #include <seccomp.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -32,6 +35,7 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -43,6 +47,9 @@
 #ifndef TUNGETDEVNETNS
 #define TUNGETDEVNETNS _IO('T', 227)
 #endif
+/* siginfo's si_code for a SIGSYS from a seccomp filter (the kernel's
+ * SYS_SECCOMP, which the C library does not name). */
+#define SB_SYS_SECCOMP 1
 #ifndef PR_CAP_AMBIENT
 #define PR_CAP_AMBIENT 47
 #define PR_CAP_AMBIENT_CLEAR_ALL 4
@@ -51,6 +58,8 @@
 #define SB_LL_REFER (1ULL << 13)
 #define SB_LL_TRUNCATE (1ULL << 14)
 #define SB_LL_V1 ((1ULL << 13) - 1)
+
+#define SB_NELEM(a) (sizeof(a) / sizeof((a)[0]))
 
 enum sb_mode { SB_ON, SB_OFF, SB_LOG };
 
@@ -230,7 +239,135 @@ out:
 	return r;
 }
 
-/* ---- seccomp ---- */
+/* ---- seccomp: where ---- */
+
+/*
+ * The allow-list below names the calls that x86_64's C library makes for
+ * the daemon. Another architecture's kernel table may route the same work
+ * through calls the list does not know, and the filter would then kill a
+ * healthy daemon on its first use of one: the 32-bit ABIs (i386, armel,
+ * armhf, mipsel) map memory with mmap2, take locks with fcntl64, keep
+ * time with the *_time64 calls and (i386, mipsel) reach the sockets
+ * through socketcall, as ppc64el and s390x do too. So the filter is only
+ * installed where the list is known to be right:
+ *
+ *  - x86_64, where tests/net/80-sandbox.sh runs the daemon under it;
+ *  - aarch64, whose table is the kernel's generic one: each of its calls
+ *    exists under the same name on x86_64, none of the 32-bit variants
+ *    exists, and for each older call on the list that it lacks (open,
+ *    creat, poll, epoll_wait, dup2, stat, lstat, unlink, time) the C
+ *    library makes the generic one, which the list names too (openat,
+ *    ppoll, epoll_pwait, dup3, newfstatat, unlinkat, clock_gettime).
+ *    tests/unit/test_sandbox.c checks this against libseccomp's tables;
+ *    the daemon has not run under the filter there.
+ *
+ * Elsewhere the capabilities and Landlock still apply and one log line
+ * says the filter is off: a weaker sandbox beats a daemon that dies in
+ * the field. riscv64 has aarch64's shape and could join once someone
+ * runs the daemon there.
+ */
+static bool sb_filter_fits(uint32_t arch)
+{
+	return arch == SCMP_ARCH_X86_64 || arch == SCMP_ARCH_AARCH64;
+}
+
+/* Debian's names for libseccomp's architectures, for the log. */
+static const char *sb_arch_name(uint32_t arch)
+{
+	switch (arch) {
+	case SCMP_ARCH_X86_64:	return "amd64";
+	case SCMP_ARCH_AARCH64:	return "arm64";
+	case SCMP_ARCH_X86:	return "i386";
+	case SCMP_ARCH_ARM:	return "armel/armhf";
+	case SCMP_ARCH_X32:	return "x32";
+	case SCMP_ARCH_MIPSEL:	return "mipsel";
+	case SCMP_ARCH_MIPSEL64: return "mips64el";
+	case SCMP_ARCH_PPC64LE:	return "ppc64el";
+	case SCMP_ARCH_S390X:	return "s390x";
+	case SCMP_ARCH_RISCV64:	return "riscv64";
+	default:		return "this architecture";
+	}
+}
+
+/* ---- seccomp: a call the list forgets ---- */
+
+/*
+ * Such a call is trapped rather than killed outright, so that the daemon
+ * can say which one it was where its log goes: a daemon dead of SIGSYS
+ * with nothing on its stderr leaves only an audit record in the kernel
+ * log, if that. The handler then dies the way the filter used to kill:
+ * it installs, on its own thread, a last filter that kills the process
+ * on any call and repeats the trapped one, so the kernel still logs the
+ * call (actions_logged has kill_process by default) and the exit status
+ * is still SIGSYS's. The forbidden call itself never runs.
+ */
+static bool sb_trap_say;
+static char sb_trap_head[96];
+static size_t sb_trap_head_len;
+static const char sb_trap_tail[] =
+	" is not on the allow-list: the process stops. CWG_SANDBOX=log "
+	"lets it run on and has the kernel log each such call; please "
+	"report it.\n";
+
+static struct sock_filter sb_kill_all[] = {
+	BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS),
+};
+
+/* Async-signal-safe: writes v in decimal to end (exclusive), backwards;
+ * returns where it starts. */
+static char *sb_utoa(char *end, unsigned int v)
+{
+	do
+		*--end = (char)('0' + v % 10);
+	while (v /= 10);
+	return end;
+}
+
+static void sb_on_sigsys(int sig, siginfo_t *si, void *uc)
+{
+	struct sock_fprog last = {
+		.len = SB_NELEM(sb_kill_all), .filter = sb_kill_all,
+	};
+	struct sigaction dfl = { .sa_handler = SIG_DFL };
+	char num[12], *n = sb_utoa(num + sizeof(num), (unsigned int)
+				  si->si_syscall);
+
+	(void)uc;
+	if (si->si_code != SB_SYS_SECCOMP)
+		goto die; /* a plain kill -SYS */
+	if (sb_trap_say) {
+		struct iovec iov[] = {
+			{ sb_trap_head, sb_trap_head_len },
+			{ n, (size_t)(num + sizeof(num) - n) },
+			{ (void *)sb_trap_tail, sizeof(sb_trap_tail) - 1 },
+		};
+
+		(void)!writev(STDERR_FILENO, iov, 3);
+	}
+	if (!syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &last))
+		syscall(si->si_syscall, 0, 0, 0, 0, 0, 0);
+	/* Only if the kernel refused the last filter: SIGSYS, unhandled,
+	 * once this handler returns. */
+die:
+	sigaction(sig, &dfl, NULL);
+	raise(sig);
+}
+
+static int sb_trap_install(uint32_t arch)
+{
+	struct sigaction sa = { .sa_sigaction = sb_on_sigsys,
+				.sa_flags = SA_SIGINFO };
+	int n;
+
+	sb_trap_say = cwg_log_level() >= CWG_LOG_ERROR;
+	n = snprintf(sb_trap_head, sizeof(sb_trap_head),
+		     "cwg: sandbox: %s system call ", sb_arch_name(arch));
+	sb_trap_head_len = n > 0 ? (size_t)n : 0;
+	sigemptyset(&sa.sa_mask);
+	return sigaction(SIGSYS, &sa, NULL) ? -errno : 0;
+}
+
+/* ---- seccomp: what ---- */
 
 /*
  * Allowed with any arguments. Each is either harmless on its own (time,
@@ -287,23 +424,25 @@ static const int sb_sockopt_levels[] = {
 #define SB_CLONE_FLAGS_ARG 0
 #endif
 
-#define SB_NELEM(a) (sizeof(a) / sizeof((a)[0]))
 /* libseccomp's SCMP_An() leave datum_b to C's zeroing, which clang's
  * -Wmissing-field-initializers refuses. */
 #define SB_ARG(i, o, a, b) ((struct scmp_arg_cmp){ .arg = (i), .op = (o), \
 	.datum_a = (scmp_datum_t)(a), .datum_b = (scmp_datum_t)(b) })
 #define SB_EQ(i, v) SB_ARG(i, SCMP_CMP_EQ, v, 0)
 
-static int sb_seccomp(void)
+static int sb_seccomp(uint32_t arch)
 {
 	const uint64_t thread = CLONE_THREAD | CLONE_VM | CLONE_SIGHAND;
-	uint32_t deflt = sb_mode == SB_LOG ? SCMP_ACT_LOG :
-					     SCMP_ACT_KILL_PROCESS;
+	uint32_t deflt = sb_mode == SB_LOG ? SCMP_ACT_LOG : SCMP_ACT_TRAP;
 	scmp_filter_ctx f = seccomp_init(deflt);
 	const char *what = "seccomp_init";
 	int r = -ENOMEM;
 
 	if (!f)
+		goto fail;
+	what = "SIGSYS handler";
+	r = sb_mode == SB_LOG ? 0 : sb_trap_install(arch);
+	if (r)
 		goto fail;
 	what = "filter attributes";
 	/* All threads, should any exist already; and a mismatch of
@@ -386,6 +525,14 @@ static int sb_seccomp(void)
 				     SB_EQ(0, PR_GET_NAME));
 	if (r)
 		goto fail;
+	/* The SIGSYS handler's last filter (see sb_on_sigsys): flags 0,
+	 * so no listener descriptor and no other thread is touched, and a
+	 * filter added can only forbid more. */
+	what = "seccomp rule";
+	r = seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(seccomp), 2,
+			     SB_EQ(0, SECCOMP_SET_MODE_FILTER), SB_EQ(1, 0));
+	if (r)
+		goto fail;
 	/* tun.c follows an interface moved to another namespace with
 	 * setns(), which needs CAP_SYS_ADMIN that we no longer have: a
 	 * plain refusal lets it carry on without following. */
@@ -444,6 +591,8 @@ static int sb_preload(void)
 
 int cwg_sandbox_enter(void)
 {
+	uint32_t arch = seccomp_arch_native();
+	bool filter = sb_filter_fits(arch);
 	int ll;
 
 	if (sb_mode == SB_OFF) {
@@ -470,11 +619,17 @@ int cwg_sandbox_enter(void)
 	if (sb_drop_caps())
 		return -1;
 	ll = sb_landlock();
-	if (ll < 0 || sb_seccomp())
+	if (ll < 0 || (filter && sb_seccomp(arch)))
 		return -1;
+	if (!filter)
+		cwg_log_error("Sandbox without its seccomp filter: the system "
+			      "call allow-list is not known to be right on "
+			      "%s; capabilities and Landlock still apply",
+			      sb_arch_name(arch));
 	cwg_log_verbose("Sandbox on%s: capabilities NET_ADMIN and "
-			"NET_BIND_SERVICE kept, file removal %s",
-			sb_mode == SB_LOG ? " (log only)" : "",
-			ll ? "confined to " CWG_UAPI_DIR : "not confined");
+			"NET_BIND_SERVICE kept, file removal %s, seccomp "
+			"filter %s", sb_mode == SB_LOG ? " (log only)" : "",
+			ll ? "confined to " CWG_UAPI_DIR : "not confined",
+			filter ? "on" : "off");
 	return 0;
 }

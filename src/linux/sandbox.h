@@ -6,10 +6,13 @@
  * CAP_NET_BIND_SERVICE (rebinding to a port below 1024), may remove files
  * only in the UAPI directory (Landlock, where the kernel has it), and runs
  * under a seccomp allow-list that kills the whole process on anything
- * else: no exec, no fork, no sockets but UDP, no ioctls but the few the
- * data path and MTU tracking use. open() and setns() fail with an error
- * instead, because code we do not own (the C library) or code that can
- * live without them (tun.c's namespace follower) calls them.
+ * else, after naming the call on stderr: no exec, no fork, no sockets but
+ * UDP, no ioctls but the few the data path and MTU tracking use. open()
+ * and setns() fail with an error instead, because code we do not own (the
+ * C library) or code that can live without them (tun.c's namespace
+ * follower) calls them. The filter is installed only on the architectures
+ * whose system call tables the list is known to fit (x86_64, aarch64; see
+ * sandbox.c); elsewhere a log line says it is off.
  *
  * Capabilities and Landlock domains belong to threads, not processes:
  * cwg_sandbox_enter must run on the main thread before any other thread

@@ -63,6 +63,11 @@ check_eq "CapAmb is empty" "$(status_field "$pid" CapAmb)" 0000000000000000
 check_eq "NoNewPrivs: 1" "$(status_field "$pid" NoNewPrivs)" 1
 check_eq "Seccomp: 2 (filter)" "$(status_field "$pid" Seccomp)" 2
 check "every thread is sandboxed (control, TX, RX)" threads_ok "$pid" $WANT_CAPS 2
+# A call outside the allow-list is trapped, named on stderr, then killed:
+# SIGSYS (31) is caught.
+sigcgt=$(status_field "$pid" SigCgt)
+check "SIGSYS is caught, to name a call the list forgets (SigCgt ${sigcgt:-?})" \
+	test $(((0x${sigcgt:-0} >> 30) & 1)) -eq 1
 
 # Only root talks to the socket.
 sock=$(sock_of "$IFS1")
@@ -76,6 +81,18 @@ if [[ $rc -ne 0 && $out == *"ermission denied"* ]]; then
 	pass "nobody (65534) cannot: permission denied"
 else
 	fail "nobody (65534) cannot: permission denied" "exit $rc: $out"
+fi
+
+# The filter is on for this architecture, and a verbose log says so.
+if [[ $(uname -m) == x86_64 || $(uname -m) == aarch64 ]]; then
+	ifv=$(ifname v)
+	vlog="$T_TMP/$ifv.log"
+	LOG_LEVEL=verbose start_impl a "$ifv" || bail "start with LOG_LEVEL=verbose"
+	check "the verbose log says the seccomp filter is on" \
+		grep -q "seccomp filter on" "$vlog"
+	check "... and nothing says it is off" \
+		bash -c "! grep -q 'without its seccomp filter' $vlog"
+	stop_impl a "$ifv"
 fi
 
 # Moving the interface away makes the MTU follower try setns(), which the
