@@ -7,10 +7,10 @@
 static const uint8_t label_mac1[8] = "mac1----";
 static const uint8_t label_cookie[8] = "cookie--";
 
-static void derive_key(uint8_t out[32], const uint8_t label[8],
-		       const uint8_t pub[32])
+static void derive_key(uint8_t out[CWG_KEY_LEN], const uint8_t label[8],
+		       const uint8_t pub[CWG_KEY_LEN])
 {
-	cwg_blake2s(out, 32, NULL, 0, label, 8, pub, 32);
+	cwg_blake2s(out, CWG_KEY_LEN, NULL, 0, label, 8, pub, CWG_KEY_LEN);
 }
 
 static bool has_expired(uint64_t birth, uint64_t now, uint64_t age)
@@ -37,8 +37,8 @@ void cwg_cookie_checker_set_key(struct cookie_checker *c, const uint8_t *pub)
 		derive_key(c->cookie_key, label_cookie, pub);
 		c->have_keys = true;
 	} else {
-		cwg_wipe(c->mac1_key, 32);
-		cwg_wipe(c->cookie_key, 32);
+		cwg_wipe(c->mac1_key, CWG_KEY_LEN);
+		cwg_wipe(c->cookie_key, CWG_KEY_LEN);
 		c->have_keys = false;
 	}
 }
@@ -58,7 +58,7 @@ static void make_cookie(struct cookie_checker *c, uint8_t cookie[16],
 		c->secret_birth = now;
 		c->secret_valid = true;
 	}
-	cwg_blake2s(cookie, 16, c->secret, 32, src->addr,
+	cwg_blake2s(cookie, 16, c->secret, CWG_KEY_LEN, src->addr,
 		    src->family == 6 ? 16 : 4, port, 2);
 	cwg_mutex_unlock(&c->lock);
 }
@@ -75,7 +75,7 @@ enum cookie_mac_state cwg_cookie_checker_validate(struct cookie_checker *c,
 
 	if (!c->have_keys)
 		return ret;
-	cwg_blake2s(mac, 16, c->mac1_key, 32, msg, mac_off, NULL, 0);
+	cwg_blake2s(mac, 16, c->mac1_key, CWG_KEY_LEN, msg, mac_off, NULL, 0);
 	if (!cwg_ct_equal(mac, msg + mac_off, 16))
 		return ret;
 	ret = COOKIE_MAC_VALID_NO_COOKIE;
@@ -106,7 +106,8 @@ void cwg_cookie_checker_make_reply(struct cookie_checker *c, uint8_t out[64],
 	cwg_wipe(cookie, sizeof(cookie));
 }
 
-void cwg_cookie_maker_init(struct cookie_maker *m, const uint8_t peer_pub[32])
+void cwg_cookie_maker_init(struct cookie_maker *m,
+			   const uint8_t peer_pub[CWG_KEY_LEN])
 {
 	cwg_memset(m, 0, sizeof(*m));
 	derive_key(m->mac1_key, label_mac1, peer_pub);
@@ -116,7 +117,8 @@ void cwg_cookie_maker_init(struct cookie_maker *m, const uint8_t peer_pub[32])
 void cwg_cookie_maker_add_macs(struct cookie_maker *m, uint8_t *msg,
 			   size_t mac_off, uint64_t now)
 {
-	cwg_blake2s(msg + mac_off, 16, m->mac1_key, 32, msg, mac_off, NULL, 0);
+	cwg_blake2s(msg + mac_off, 16, m->mac1_key, CWG_KEY_LEN, msg, mac_off,
+		    NULL, 0);
 	cwg_memcpy(m->last_mac1, msg + mac_off, 16);
 	m->have_sent_mac1 = true;
 	if (m->cookie_valid &&
@@ -136,9 +138,9 @@ bool cwg_cookie_maker_consume_reply(struct cookie_maker *m, const uint8_t *msg,
 
 	if (!m->have_sent_mac1)
 		return false;
-	if (!cwg_xaead_open(cookie, msg + CWG_COOKIE_ENCRYPTED, 32,
-			    m->last_mac1, 16, msg + CWG_COOKIE_NONCE,
-			    m->cookie_key))
+	if (!cwg_xaead_open(cookie, msg + CWG_COOKIE_ENCRYPTED,
+			    CWG_COOKIE_LEN + CWG_AEAD_TAG_LEN, m->last_mac1, 16,
+			    msg + CWG_COOKIE_NONCE, m->cookie_key))
 		return false;
 	cwg_memcpy(m->cookie, cookie, 16);
 	m->cookie_birth = now;

@@ -10,25 +10,27 @@
 #include "../crypto/crypto.h"
 #include "device.h"
 
-#define CWG_COOKIE_SECRET_LATENCY_NS (5ULL * 1000000000ULL)
 
 /* Our side: checks mac1/mac2 of handshake messages sent to us and makes
  * cookie replies. Keys follow the device's public key. */
 struct cookie_checker {
 	struct cwg_mutex lock;	/* protects secret and secret_birth */
-	uint8_t secret[32];
+	uint8_t secret[CWG_KEY_LEN];
 	uint64_t secret_birth;
 	bool secret_valid;
-	uint8_t mac1_key[32];	/* HASH("mac1----" || our public key) */
-	uint8_t cookie_key[32]; /* HASH("cookie--" || our public key) */
+	uint8_t mac1_key[CWG_KEY_LEN]; /* HASH("mac1----" || our public key) */
+	uint8_t cookie_key[CWG_KEY_LEN]; /* HASH("cookie--" || our public key)
+					  */
 	bool have_keys;
 };
 
 /* Per peer: adds MACs to handshake messages we send it, and keeps the
  * cookie it gave us. Protected by the peer's lock. */
 struct cookie_maker {
-	uint8_t mac1_key[32];	/* HASH("mac1----" || peer's public key) */
-	uint8_t cookie_key[32]; /* HASH("cookie--" || peer's public key) */
+	uint8_t mac1_key[CWG_KEY_LEN]; /* HASH("mac1----" || peer's public key)
+					*/
+	uint8_t cookie_key[CWG_KEY_LEN]; /* HASH("cookie--" || peer's public
+					    key) */
 	uint8_t cookie[CWG_COOKIE_LEN];
 	uint64_t cookie_birth;
 	bool cookie_valid;
@@ -62,7 +64,8 @@ void cwg_cookie_checker_make_reply(struct cookie_checker *c, uint8_t out[64],
 			       const struct cwg_endpoint *src, uint64_t now,
 			       cwg_rng_fn rng, void *rng_ctx);
 
-void cwg_cookie_maker_init(struct cookie_maker *m, const uint8_t peer_pub[32]);
+void cwg_cookie_maker_init(struct cookie_maker *m,
+			   const uint8_t peer_pub[CWG_KEY_LEN]);
 /* Fill mac1 (and mac2 when we hold a fresh cookie) of msg. */
 void cwg_cookie_maker_add_macs(struct cookie_maker *m, uint8_t *msg,
 			   size_t mac_off, uint64_t now);

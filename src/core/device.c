@@ -35,9 +35,9 @@ static void default_rng(void *ctx, uint8_t *buf, size_t len)
 
 static bool is_zero(const uint8_t *k)
 {
-	static const uint8_t zero[32];
+	static const uint8_t zero[CWG_KEY_LEN];
 
-	return cwg_ct_equal(k, zero, 32);
+	return cwg_ct_equal(k, zero, CWG_KEY_LEN);
 }
 
 struct cwg_device *cwg_device_new(cwg_rng_fn rng, void *rng_ctx)
@@ -152,7 +152,7 @@ static void precompute_ss(struct cwg_device *dev, struct cwg_peer *peer)
 
 void cwg_device_set_private_key(struct cwg_device *dev, const uint8_t *key)
 {
-	uint8_t priv[32], pub[32];
+	uint8_t priv[CWG_KEY_LEN], pub[CWG_KEY_LEN];
 	struct cwg_pubkey_entry *e;
 	struct cwg_peer *peer;
 
@@ -160,14 +160,14 @@ void cwg_device_set_private_key(struct cwg_device *dev, const uint8_t *key)
 		if (!dev->have_identity)
 			return;
 		dev->have_identity = false;
-		cwg_wipe(dev->static_priv, 32);
-		cwg_wipe(dev->static_pub, 32);
+		cwg_wipe(dev->static_priv, CWG_KEY_LEN);
+		cwg_wipe(dev->static_pub, CWG_KEY_LEN);
 		cwg_cookie_checker_set_key(&dev->cookie, NULL);
 	} else {
-		cwg_memcpy(priv, key, 32);
+		cwg_memcpy(priv, key, CWG_KEY_LEN);
 		cwg_x25519_clamp(priv);
 		if (dev->have_identity &&
-		    cwg_ct_equal(priv, dev->static_priv, 32)) {
+		    cwg_ct_equal(priv, dev->static_priv, CWG_KEY_LEN)) {
 			cwg_wipe(priv, sizeof(priv));
 			return;
 		}
@@ -180,8 +180,8 @@ void cwg_device_set_private_key(struct cwg_device *dev, const uint8_t *key)
 		if (e)
 			cwg_device_remove_peer(
 				dev, CWG_CONTAINER_OF(e, struct cwg_peer, pubkey));
-		cwg_memcpy(dev->static_priv, priv, 32);
-		cwg_memcpy(dev->static_pub, pub, 32);
+		cwg_memcpy(dev->static_priv, priv, CWG_KEY_LEN);
+		cwg_memcpy(dev->static_pub, pub, CWG_KEY_LEN);
 		dev->have_identity = true;
 		cwg_cookie_checker_set_key(&dev->cookie, pub);
 		cwg_wipe(priv, sizeof(priv));
@@ -194,22 +194,23 @@ void cwg_device_set_private_key(struct cwg_device *dev, const uint8_t *key)
 	}
 }
 
-bool cwg_device_get_private_key(struct cwg_device *dev, uint8_t key[32])
+bool cwg_device_get_private_key(struct cwg_device *dev,
+				uint8_t key[CWG_KEY_LEN])
 {
 	if (dev->have_identity)
-		cwg_memcpy(key, dev->static_priv, 32);
+		cwg_memcpy(key, dev->static_priv, CWG_KEY_LEN);
 	return dev->have_identity;
 }
 
-bool cwg_device_get_public_key(struct cwg_device *dev, uint8_t key[32])
+bool cwg_device_get_public_key(struct cwg_device *dev, uint8_t key[CWG_KEY_LEN])
 {
 	if (dev->have_identity)
-		cwg_memcpy(key, dev->static_pub, 32);
+		cwg_memcpy(key, dev->static_pub, CWG_KEY_LEN);
 	return dev->have_identity;
 }
 
 struct cwg_peer *cwg_device_find_peer(struct cwg_device *dev,
-				      const uint8_t pubkey[32])
+				      const uint8_t pubkey[CWG_KEY_LEN])
 {
 	struct cwg_pubkey_entry *e = cwg_pubkey_table_find(&dev->peers_by_key,
 							   pubkey);
@@ -217,19 +218,21 @@ struct cwg_peer *cwg_device_find_peer(struct cwg_device *dev,
 	return e ? CWG_CONTAINER_OF(e, struct cwg_peer, pubkey) : NULL;
 }
 
-int cwg_device_add_peer(struct cwg_device *dev, const uint8_t pubkey[32],
+int cwg_device_add_peer(struct cwg_device *dev,
+			const uint8_t pubkey[CWG_KEY_LEN],
 			struct cwg_peer **out)
 {
 	struct cwg_peer *peer;
 
-	if (dev->have_identity && cwg_ct_equal(pubkey, dev->static_pub, 32))
+	if (dev->have_identity &&
+	    cwg_ct_equal(pubkey, dev->static_pub, CWG_KEY_LEN))
 		return -CWG_EINVAL;
 	if (cwg_device_find_peer(dev, pubkey))
 		return -CWG_EEXIST;
 	peer = cwg_zalloc(sizeof(*peer));
 	if (!peer)
 		return -CWG_ENOMEM;
-	cwg_memcpy(peer->pubkey.pubkey, pubkey, 32);
+	cwg_memcpy(peer->pubkey.pubkey, pubkey, CWG_KEY_LEN);
 	if (cwg_pubkey_table_add(&dev->peers_by_key, &peer->pubkey) < 0) {
 		cwg_free(peer);
 		return -CWG_ENOMEM;
@@ -332,9 +335,9 @@ void cwg_peer_set_preshared_key(struct cwg_peer *peer, const uint8_t *psk)
 {
 	cwg_mutex_lock(&peer->lock);
 	if (psk)
-		cwg_memcpy(peer->psk, psk, 32);
+		cwg_memcpy(peer->psk, psk, CWG_KEY_LEN);
 	else
-		cwg_wipe(peer->psk, 32);
+		cwg_wipe(peer->psk, CWG_KEY_LEN);
 	cwg_mutex_unlock(&peer->lock);
 }
 
@@ -395,10 +398,10 @@ void cwg_peer_clear_allowed_ips(struct cwg_peer *peer)
 
 void cwg_peer_get_info(struct cwg_peer *peer, struct cwg_peer_info *info)
 {
-	cwg_memcpy(info->public_key, peer->pubkey.pubkey, 32);
+	cwg_memcpy(info->public_key, peer->pubkey.pubkey, CWG_KEY_LEN);
 	info->persistent_keepalive = peer->persistent_keepalive;
 	cwg_mutex_lock(&peer->lock);
-	cwg_memcpy(info->preshared_key, peer->psk, 32);
+	cwg_memcpy(info->preshared_key, peer->psk, CWG_KEY_LEN);
 	info->endpoint = peer->endpoint;
 	info->last_handshake_wall_ns = peer->last_handshake_wall_ns;
 	cwg_mutex_unlock(&peer->lock);

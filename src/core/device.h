@@ -29,32 +29,23 @@
 
 #include "platform.h"
 
-/* Whitepaper section 6 and the kernel's messages.h. */
-#define CWG_REKEY_AFTER_MESSAGES (1ULL << 60)
-#define CWG_REJECT_AFTER_MESSAGES (UINT64_MAX - (1ULL << 13))
-#define CWG_REKEY_TIMEOUT_NS (5ULL * 1000000000ULL)
-#define CWG_REKEY_TIMEOUT_JITTER_MAX_NS (333ULL * 1000000ULL)
-#define CWG_KEEPALIVE_TIMEOUT_NS (10ULL * 1000000000ULL)
-#define CWG_REKEY_AFTER_TIME_NS (120ULL * 1000000000ULL)
-#define CWG_REJECT_AFTER_TIME_NS (180ULL * 1000000000ULL)
-#define CWG_REKEY_ATTEMPT_TIME_NS (90ULL * 1000000000ULL)
-#define CWG_INITIATIONS_PER_SECOND 50
+/* At most this many packets wait for a handshake per peer, and all
+ * peers together at most CWG_STAGED_LIMIT_DEFAULT unless the host says
+ * otherwise (cwg_device_set_staged_limit). */
 #define CWG_MAX_STAGED_PACKETS 128
-/* Packets all peers may stage together unless the host says otherwise
- * (cwg_device_set_staged_limit). */
 #define CWG_STAGED_LIMIT_DEFAULT 1024
-#define CWG_COOKIE_SECRET_MAX_AGE_NS (120ULL * 1000000000ULL)
 
 /* Wire sizes. */
 #define CWG_MSG_INITIATION_LEN 148
 #define CWG_MSG_RESPONSE_LEN 92
 #define CWG_MSG_COOKIE_REPLY_LEN 64
 #define CWG_MSG_DATA_HEADER_LEN 16
+#define CWG_MSG_DATA_TAG_LEN 16
 #define CWG_MSG_DATA_MIN_LEN 32 /* header + tag: a keepalive */
 /* Bytes a sealed data packet needs beyond the plaintext: header before,
  * padding (< 16) and tag after. */
-#define CWG_DATA_HEADROOM 16
-#define CWG_DATA_TAILROOM (15 + 16)
+#define CWG_DATA_HEADROOM CWG_MSG_DATA_HEADER_LEN
+#define CWG_DATA_TAILROOM (15 + CWG_MSG_DATA_TAG_LEN)
 
 struct cwg_device;
 struct cwg_peer;
@@ -76,7 +67,8 @@ static inline uint32_t cwg_data_padded_len(uint32_t len, uint32_t mtu)
  * (one UDP GSO send). */
 static inline uint32_t cwg_data_wire_len(uint32_t len, uint32_t mtu)
 {
-	return 16 + cwg_data_padded_len(len, mtu) + 16;
+	return CWG_MSG_DATA_HEADER_LEN + cwg_data_padded_len(len, mtu) +
+	       CWG_MSG_DATA_TAG_LEN;
 }
 
 /* A UDP endpoint. addr (and src_addr) are 4 or 16 bytes, network order. */
@@ -292,14 +284,17 @@ void cwg_device_cfg_unlock(struct cwg_device *dev);
  * key equals it are removed, as the kernel does. */
 void cwg_device_set_private_key(struct cwg_device *dev, const uint8_t *key);
 /* false when no private key is set. */
-bool cwg_device_get_private_key(struct cwg_device *dev, uint8_t key[32]);
-bool cwg_device_get_public_key(struct cwg_device *dev, uint8_t key[32]);
+bool cwg_device_get_private_key(struct cwg_device *dev,
+				uint8_t key[CWG_KEY_LEN]);
+bool cwg_device_get_public_key(struct cwg_device *dev,
+			       uint8_t key[CWG_KEY_LEN]);
 
 struct cwg_peer *cwg_device_find_peer(struct cwg_device *dev,
-				      const uint8_t pubkey[32]);
+				      const uint8_t pubkey[CWG_KEY_LEN]);
 /* 0 and *peer set, -CWG_EINVAL when pubkey is the device's own,
  * -CWG_ENOMEM. */
-int cwg_device_add_peer(struct cwg_device *dev, const uint8_t pubkey[32],
+int cwg_device_add_peer(struct cwg_device *dev,
+			const uint8_t pubkey[CWG_KEY_LEN],
 			struct cwg_peer **peer);
 void cwg_device_remove_peer(struct cwg_device *dev, struct cwg_peer *peer);
 void cwg_device_remove_all_peers(struct cwg_device *dev);
@@ -325,8 +320,8 @@ int cwg_peer_remove_allowed_ip(struct cwg_peer *peer, int family,
 void cwg_peer_clear_allowed_ips(struct cwg_peer *peer);
 
 struct cwg_peer_info {
-	uint8_t public_key[32];
-	uint8_t preshared_key[32]; /* zeros when unset */
+	uint8_t public_key[CWG_KEY_LEN];
+	uint8_t preshared_key[CWG_KEY_LEN]; /* zeros when unset */
 	struct cwg_endpoint endpoint;
 	uint64_t last_handshake_wall_ns; /* 0: never */
 	uint64_t rx_bytes;

@@ -18,17 +18,17 @@ static void tai64n_now(const struct cwg_device *dev, uint64_t now,
 		       uint8_t out[CWG_TAI64N_LEN])
 {
 	uint64_t wall = now + (uint64_t)cwg_atomic_load_relaxed(&dev->wall_offset);
-	uint64_t sec = wall / 1000000000ULL;
-	uint32_t nsec = (uint32_t)(wall % 1000000000ULL);
+	uint64_t sec = wall / CWG_NSEC_PER_SEC;
+	uint32_t nsec = (uint32_t)(wall % CWG_NSEC_PER_SEC);
 
 	nsec &= ~((1U << 24) - 1);
 	cwg_put_be64(out, 0x400000000000000aULL + sec);
 	cwg_put_be32(out + 8, nsec);
 }
 
-static void new_ephemeral(struct cwg_device *dev, uint8_t e[32])
+static void new_ephemeral(struct cwg_device *dev, uint8_t e[CWG_KEY_LEN])
 {
-	dev->rng(dev->rng_ctx, e, 32);
+	dev->rng(dev->rng_ctx, e, CWG_KEY_LEN);
 	cwg_x25519_clamp(e);
 }
 
@@ -228,7 +228,7 @@ struct cwg_pkt *cwg_handshake_create_initiation(struct cwg_peer *peer, uint64_t 
 {
 	struct cwg_device *dev = peer->dev;
 	struct cwg_handshake *hs = &peer->hs;
-	uint8_t e[32], ts[CWG_TAI64N_LEN];
+	uint8_t e[CWG_KEY_LEN], ts[CWG_TAI64N_LEN];
 	struct cwg_pkt *pkt;
 	uint8_t *msg;
 	bool ok;
@@ -271,7 +271,7 @@ static bool under_load(struct cwg_device *dev, uint64_t now)
 		return true;
 	}
 	last = cwg_atomic_load_relaxed(&dev->last_under_load);
-	return last && !cwg_expired(last, now, 1000000000ULL);
+	return last && !cwg_expired(last, now, CWG_UNDER_LOAD_AFTER_NS);
 }
 
 /*
@@ -319,7 +319,7 @@ static void receive_initiation(struct cwg_device *dev, struct cwg_pkt *pkt,
 	uint8_t *msg = pkt->data;
 	uint32_t sender = cwg_get_le32(msg + CWG_INIT_SENDER);
 	struct noise_state ns;
-	uint8_t remote[32], ts[CWG_TAI64N_LEN], e[32];
+	uint8_t remote[CWG_KEY_LEN], ts[CWG_TAI64N_LEN], e[CWG_KEY_LEN];
 	struct cwg_pubkey_entry *ent;
 	struct cwg_peer *peer;
 	struct cwg_handshake *hs;
@@ -351,7 +351,7 @@ static void receive_initiation(struct cwg_device *dev, struct cwg_pkt *pkt,
 	}
 	if (hs->have_consumed_initiation &&
 	    !cwg_expired(hs->last_initiation_consumption, now,
-			 1000000000ULL / CWG_INITIATIONS_PER_SECOND)) {
+			 CWG_INITIATION_MIN_INTERVAL_NS)) {
 		why = CWG_DROP_FLOOD;
 		goto unlock_drop;
 	}

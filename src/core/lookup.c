@@ -166,7 +166,8 @@ void cwg_pubkey_table_free(struct cwg_pubkey_table *t)
 int cwg_pubkey_table_add(struct cwg_pubkey_table *t,
 			 struct cwg_pubkey_entry *e)
 {
-	table_add(&t->ht, &e->h, cwg_siphash24(t->ht.key, e->pubkey, 32));
+	table_add(&t->ht, &e->h,
+		  cwg_siphash24(t->ht.key, e->pubkey, CWG_KEY_LEN));
 	return 0;
 }
 
@@ -177,15 +178,16 @@ void cwg_pubkey_table_remove(struct cwg_pubkey_table *t,
 }
 
 struct cwg_pubkey_entry *cwg_pubkey_table_find(const struct cwg_pubkey_table *t,
-					       const uint8_t pubkey[32])
+					       const uint8_t pubkey[CWG_KEY_LEN])
 {
-	uint64_t hash = cwg_siphash24(t->ht.key, pubkey, 32);
+	uint64_t hash = cwg_siphash24(t->ht.key, pubkey, CWG_KEY_LEN);
 	struct cwg_hash_entry *h;
 	struct cwg_pubkey_entry *e;
 
 	for (h = table_chain(&t->ht, hash); h; h = h->next) {
 		e = CWG_CONTAINER_OF(h, struct cwg_pubkey_entry, h);
-		if (h->hash == hash && !cwg_memcmp(e->pubkey, pubkey, 32))
+		if (h->hash == hash &&
+		    !cwg_memcmp(e->pubkey, pubkey, CWG_KEY_LEN))
 			return e;
 	}
 	return NULL;

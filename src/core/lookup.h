@@ -30,7 +30,7 @@ struct cwg_hash_table {
 
 struct cwg_pubkey_entry {
 	struct cwg_hash_entry h;
-	uint8_t pubkey[32];
+	uint8_t pubkey[CWG_KEY_LEN];
 };
 struct cwg_pubkey_table {
 	struct cwg_hash_table ht;
@@ -43,8 +43,8 @@ int cwg_pubkey_table_add(struct cwg_pubkey_table *t,
 			 struct cwg_pubkey_entry *e);
 void cwg_pubkey_table_remove(struct cwg_pubkey_table *t,
 			     struct cwg_pubkey_entry *e);
-struct cwg_pubkey_entry *cwg_pubkey_table_find(const struct cwg_pubkey_table *t,
-					       const uint8_t pubkey[32]);
+struct cwg_pubkey_entry *cwg_pubkey_table_find(
+	const struct cwg_pubkey_table *t, const uint8_t pubkey[CWG_KEY_LEN]);
 
 struct cwg_index_entry {
 	struct cwg_hash_entry h;

@@ -7,7 +7,30 @@
 #ifndef CWG_MESSAGES_H
 #define CWG_MESSAGES_H
 
+#include "../crypto/crypto.h"
 #include "device.h"
+
+/* Whitepaper section 6 (timers and limits), with the Linux module's
+ * names. */
+#define CWG_REKEY_AFTER_MESSAGES (1ULL << 60)
+#define CWG_REJECT_AFTER_MESSAGES (UINT64_MAX - (1ULL << 13))
+#define CWG_REKEY_TIMEOUT_NS (5ULL * CWG_NSEC_PER_SEC)
+#define CWG_REKEY_TIMEOUT_JITTER_MAX_NS (CWG_NSEC_PER_SEC / 1000 * 333)
+#define CWG_KEEPALIVE_TIMEOUT_NS (10ULL * CWG_NSEC_PER_SEC)
+#define CWG_REKEY_AFTER_TIME_NS (120ULL * CWG_NSEC_PER_SEC)
+#define CWG_REJECT_AFTER_TIME_NS (180ULL * CWG_NSEC_PER_SEC)
+#define CWG_REKEY_ATTEMPT_TIME_NS (90ULL * CWG_NSEC_PER_SEC)
+#define CWG_INITIATIONS_PER_SECOND 50
+#define CWG_COOKIE_SECRET_MAX_AGE_NS (120ULL * CWG_NSEC_PER_SEC)
+
+/* A cookie is sent only while younger than the secret it came from can
+ * be, less this margin for the time it took to reach us. */
+#define CWG_COOKIE_SECRET_LATENCY_NS (5 * CWG_NSEC_PER_SEC)
+/* Initiations from one peer closer than this are a flood. */
+#define CWG_INITIATION_MIN_INTERVAL_NS \
+	(CWG_NSEC_PER_SEC / CWG_INITIATIONS_PER_SECOND)
+/* Under load until this long after the backlog drops. */
+#define CWG_UNDER_LOAD_AFTER_NS CWG_NSEC_PER_SEC
 
 enum cwg_msg_type {
 	CWG_MSG_INITIATION = 1,
@@ -43,6 +66,18 @@ enum cwg_msg_type {
 #define CWG_DATA_PAYLOAD 16
 
 #define CWG_TAI64N_LEN 12
+
+/* The public lengths (device.h) are these layouts' ends. */
+_Static_assert(CWG_INIT_MAC2 + CWG_COOKIE_LEN == CWG_MSG_INITIATION_LEN,
+	       "initiation layout");
+_Static_assert(CWG_RESP_MAC2 + CWG_COOKIE_LEN == CWG_MSG_RESPONSE_LEN,
+	       "response layout");
+_Static_assert(CWG_COOKIE_ENCRYPTED + CWG_COOKIE_LEN + CWG_AEAD_TAG_LEN ==
+		       CWG_MSG_COOKIE_REPLY_LEN,
+	       "cookie reply layout");
+_Static_assert(CWG_DATA_PAYLOAD == CWG_MSG_DATA_HEADER_LEN &&
+		       CWG_MSG_DATA_TAG_LEN == CWG_AEAD_TAG_LEN,
+	       "data layout");
 
 static inline uint32_t cwg_msg_type(const uint8_t *msg, size_t len)
 {

@@ -10,6 +10,7 @@
 #include "cookie.h"
 #include "device.h"
 #include "lookup.h"
+#include "messages.h"
 #include "noise.h"
 #include "ratelimiter.h"
 #include "replay.h"
@@ -53,8 +54,8 @@ struct cwg_keypair {
 	bool send_valid;	/* cleared to force a new handshake */
 	uint64_t birth;
 	uint64_t send_counter;	/* next nonce, atomic */
-	uint8_t send_key[32];
-	uint8_t recv_key[32];
+	uint8_t send_key[CWG_KEY_LEN];
+	uint8_t recv_key[CWG_KEY_LEN];
 	struct cwg_mutex replay_lock;
 	struct cwg_replay replay;
 };
@@ -104,11 +105,11 @@ struct cwg_peer {
 	struct cwg_allowedips_owner allowedips;
 	struct cwg_device *dev;
 	struct cwg_peer *next, *prev;	/* dev's list, in order of addition */
-	uint8_t ss[32];			/* DH(our private, their public) */
+	uint8_t ss[CWG_KEY_LEN];	/* DH(our private, their public) */
 	uint16_t persistent_keepalive;	/* seconds, 0 off */
 
 	struct cwg_mutex lock;
-	uint8_t psk[32];
+	uint8_t psk[CWG_KEY_LEN];
 	struct cwg_handshake hs;
 	struct cookie_maker cookie;
 	struct cwg_keypair *kp_current, *kp_previous, *kp_next;
@@ -160,8 +161,8 @@ struct cwg_device {
 	uint32_t peer_count;
 
 	bool have_identity;
-	uint8_t static_priv[32];
-	uint8_t static_pub[32];
+	uint8_t static_priv[CWG_KEY_LEN];
+	uint8_t static_pub[CWG_KEY_LEN];
 	struct cookie_checker cookie;
 	struct cwg_ratelimiter ratelimiter;
 

@@ -106,6 +106,11 @@ static inline void cwg_put_be64(uint8_t *p, uint64_t v)
 	cwg_put_be32(p + 4, (uint32_t)v);
 }
 
+/* Curve25519 keys, preshared keys and session keys alike. */
+#define CWG_KEY_LEN 32
+#define CWG_HASH_LEN 32
+#define CWG_NSEC_PER_SEC 1000000000ULL
+
 /* Error codes: Linux's errno values, which the UAPI reports verbatim. */
 #define CWG_ENOENT 2
 #define CWG_ENOMEM 12

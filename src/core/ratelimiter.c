@@ -3,11 +3,10 @@
 
 #include "lookup.h"
 
-#define NSEC_PER_SEC 1000000000ULL
-#define PACKET_COST (NSEC_PER_SEC / CWG_RATELIMIT_PER_SECOND)
+#define PACKET_COST (CWG_NSEC_PER_SEC / CWG_RATELIMIT_PER_SECOND)
 #define TOKEN_MAX (PACKET_COST * CWG_RATELIMIT_BURST)
 /* An entry idle this long is full again, so it can be forgotten. */
-#define ENTRY_IDLE_NS NSEC_PER_SEC
+#define ENTRY_IDLE_NS CWG_NSEC_PER_SEC
 #define PROBES 16
 
 struct cwg_ratelimiter_entry {

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include "replay.h"
 
-#include "device.h"
+#include "messages.h"
 
 void cwg_replay_init(struct cwg_replay *r)
 {

@@ -48,7 +48,7 @@ void cwg_timers_any_authenticated_packet_traversal(struct cwg_peer *peer,
 {
 	if (peer->persistent_keepalive)
 		peer->t_persistent_keepalive =
-			now + (uint64_t)peer->persistent_keepalive * 1000000000ULL;
+			now + (uint64_t)peer->persistent_keepalive * CWG_NSEC_PER_SEC;
 }
 
 void cwg_timers_handshake_initiated(struct cwg_peer *peer, uint64_t now)

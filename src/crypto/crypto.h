@@ -13,8 +13,6 @@
 
 #include "../core/platform.h"
 
-#define CWG_KEY_LEN 32
-#define CWG_HASH_LEN 32
 #define CWG_AEAD_TAG_LEN 16
 #define CWG_XAEAD_NONCE_LEN 24
 #define CWG_COOKIE_LEN 16
