@@ -577,6 +577,55 @@ static uint32_t udp_build(struct cwg_udp_io *io, uint32_t from, uint32_t to,
 	return m;
 }
 
+/*
+ * What the kernel (6.18, measured) says when a send names a source that
+ * can no longer be used: a UDP socket, IP_PKTINFO with ipi_spec_dst /
+ * IPV6_PKTINFO with ipi6_addr, ifindex 0 or the source's link; two links
+ * to the peer. sendmsg and sendmmsg agreed in every case.
+ *
+ *   the source address ...         IPv4, ifindex 0 / set      IPv6, 0 / set
+ *   replaced (add NEW, del OLD)    ENETUNREACH / ENETUNREACH  EINVAL / EINVAL
+ *   deleted, its link's last one   ENETUNREACH / ENETUNREACH  EINVAL / EINVAL
+ *   its link down                  sent (*)    / ENETUNREACH  EINVAL / EINVAL
+ *   its link deleted               ENETUNREACH / ENETUNREACH  EINVAL / ENODEV
+ *   still there, route via its     sent        / sent         sent   / sent
+ *   link deleted (another stays)
+ *   (no route to the peer at all   ENETUNREACH / sent (**)    ENETUNREACH)
+ *
+ * A link-local IPv6 source behaves the same: EINVAL when gone or down,
+ * ENODEV when its link is deleted. So EINVAL, ENETUNREACH and ENODEV mean
+ * "maybe the source": the message is resent once without it, and the peer
+ * forgets it (the next packet from the peer teaches a good one). Where the
+ * source was not the cause (no route at all), the resend fails alike and
+ * is counted as a send error; the source forgotten costs nothing.
+ *
+ * (*) IPv4 keeps the address of a downed link, so the packet leaves by
+ * another link with it; the Linux module notices because its route's
+ * device differs from the one the source came in on, which we could only
+ * learn with a route lookup per send. The new-handshake timer clears it.
+ * (**) with an ifindex and no route, IPv4 assumes the peer is on that
+ * link: one reason IPv4 sends name only the address.
+ */
+static bool udp_src_errno(int err)
+{
+	return err == EINVAL || err == ENETUNREACH || err == ENODEV;
+}
+
+/* A send that named a sticky source failed with err: true if it is worth
+ * resending without it (the caller does), with the peer noted to forget. */
+static bool udp_src_refused(struct cwg_udp *u, struct cwg_udp_io *io,
+			    struct cwg_pkt *p, int err, uint32_t *nstale)
+{
+	if (!udp_src_errno(err))
+		return false;
+	__atomic_add_fetch(&u->src_refusals, 1, __ATOMIC_RELAXED);
+	if (!*nstale)
+		io->stale_errno = err;
+	if (p->peer)
+		io->stale_src[(*nstale)++] = p->peer;
+	return true;
+}
+
 static bool udp_gso_errno(int err)
 {
 	return err == EIO || err == EINVAL || err == EMSGSIZE ||
@@ -617,11 +666,10 @@ static void udp_send_single(struct cwg_udp *u, struct cwg_udp_io *io, int fd,
 			return;
 		if (errno == EINTR)
 			continue;
-		if (errno == EINVAL && mh.msg_control) {
+		if (mh.msg_control &&
+		    udp_src_refused(u, io, p, errno, nstale)) {
 			mh.msg_control = NULL;
 			mh.msg_controllen = 0;
-			if (p->peer)
-				io->stale_src[(*nstale)++] = p->peer;
 			continue;
 		}
 		__atomic_add_fetch(&u->send_errors, 1, __ATOMIC_RELAXED);
@@ -652,15 +700,14 @@ static void udp_send_range(struct cwg_udp *u, struct cwg_udp_io *io, int fd,
 		}
 		if (r < 0 && err == EINTR)
 			continue;
-		if (r < 0 && err == EINVAL && mh->msg_control &&
-		    !addr_is_zero(p->ep.src_addr, 16)) {
-			/* The source address left this host: forget it and
-			 * let routing choose, once. */
+		if (r < 0 && mh->msg_control &&
+		    !addr_is_zero(p->ep.src_addr, 16) &&
+		    udp_src_refused(u, io, p, err, nstale)) {
+			/* Forget the source and let routing choose, once:
+			 * with it cleared this branch cannot come again. */
 			for (uint32_t k = first; k < first + cnt; k++)
 				memset(io->pkts[k]->ep.src_addr, 0,
 				       sizeof(p->ep.src_addr));
-			if (p->peer)
-				io->stale_src[(*nstale)++] = p->peer;
 			udp_fill_msg(mh, &io->addr[m], io->ctl[m].buf,
 				     sizeof(io->ctl[m].buf), &io->iov[first],
 				     cnt, &p->ep,
@@ -680,10 +727,12 @@ static void udp_send_range(struct cwg_udp *u, struct cwg_udp_io *io, int fd,
 }
 
 static void udp_clear_stale(struct cwg_device *dev, struct cwg_peer **peers,
-			    uint32_t n)
+			    uint32_t n, int err)
 {
 	if (!n)
 		return;
+	cwg_log_verbose("sticky source refused (%s): %u sends resent from "
+			"the routing's choice", strerror(err), n);
 	/* The packets were built before we took the lock: a peer removed
 	 * since then must not be touched, so look each one up again. */
 	cwg_device_cfg_rdlock(dev);
@@ -734,7 +783,7 @@ void cwg_udp_send(struct cwg_udp *u, struct cwg_udp_io *io,
 			__atomic_add_fetch(&u->send_errors, n - nv4,
 					   __ATOMIC_RELAXED);
 		pthread_rwlock_unlock(&u->lock);
-		udp_clear_stale(dev, io->stale_src, nstale);
+		udp_clear_stale(dev, io->stale_src, nstale, io->stale_errno);
 		for (uint32_t i = 0; i < n; i++)
 			cwg_pkt_list_append(&done, io->pkts[i]);
 		cwg_pkt_free_list(&done);

@@ -48,6 +48,8 @@ struct cwg_udp {
 	/* Counters for what the host itself dropped. */
 	uint64_t send_errors;
 	uint64_t recv_no_buffer;
+	/* Sends the kernel refused with a sticky source, resent without. */
+	uint64_t src_refusals;
 };
 
 union cwg_sockaddr {
@@ -72,7 +74,11 @@ struct cwg_udp_io {
 	/* Message m sends packets [first[m], first[m] + count[m]). */
 	uint16_t first[CWG_UDP_SEND_BATCH];
 	uint16_t count[CWG_UDP_SEND_BATCH];
+	/* Peers whose sticky source the kernel refused in this batch (one
+	 * entry per refused send, so repeats), and the first refusal's errno;
+	 * the pointers are not references: see udp_clear_stale. */
 	struct cwg_peer *stale_src[CWG_UDP_SEND_BATCH];
+	int stale_errno;
 	uint8_t discard[65536];
 };
 
@@ -104,9 +110,10 @@ uint32_t cwg_udp_recv(struct cwg_udp *u, struct cwg_udp_io *io, int which,
 /*
  * Sends every packet on l to its pkt->ep and frees it. Runs of packets
  * to one endpoint, all of one length but a shorter last, go out as one
- * UDP GSO send while the kernel takes those. A sticky source address
- * the kernel refuses (gone from the host) is dropped from the peer,
- * under dev's cfg read lock, and the packet resent without it.
+ * UDP GSO send while the kernel takes those. A send whose sticky source
+ * the kernel refuses (EINVAL, ENETUNREACH, ENODEV: the address or its
+ * link is gone) is resent once without it, counted in src_refusals, and
+ * the source dropped from the peer under dev's cfg read lock.
  */
 void cwg_udp_send(struct cwg_udp *u, struct cwg_udp_io *io,
 		  struct cwg_device *dev, struct cwg_pkt_list *l);
