@@ -19,6 +19,10 @@
 #   `wg set` works while they are held; once they close, the daemon's open
 #   file count returns to its level.
 # - 300 clients that connect and never send: `wg show` still answers.
+# - A full table (256 idle clients), and in one epoll batch a new
+#   connection and the hang-up of the client its accept evicts: the daemon
+#   keeps running and serving (freed at eviction, that client's event was
+#   a use-after-free).
 # - 100 clients that send half a request and vanish: the daemon keeps
 #   serving, its file count returns to its level.
 # - Memory: VmRSS at the end (big peer removed, clients gone) within
@@ -271,6 +275,30 @@ rc=$?
 show_s=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.3f", b - a }')
 check_eq "uapi: wg show answers within 1 s while 300 idle clients are connected (${show_s} s: $(head -c 100 "$T_TMP/show.out"))" "$rc" 0
 released idle300 "the 300 idle clients close"
+check "uapi: open files back to $FD0 within 3 s" wait_for 3 fds_back
+
+# Eviction and hang-up in one batch. The daemon is stopped while the 200
+# oldest of 256 idle clients hang up and one more connects; resumed, it
+# gets the listener's event first and the hang-ups after it in the same
+# epoll_wait batch, so accept evicts the oldest client and only then does
+# that client's hang-up come up for dispatch.
+fds_at_least() { (($(nfds) >= $1)); }
+held oldest 200 "" "200 idle clients (the oldest)"
+wait_for 5 fds_at_least $((FD0 + 195))
+held younger 56 "" "56 more idle clients: 256, the table is full"
+wait_for 5 fds_at_least $((FD0 + 250))
+kill -STOP "$PID"
+hold_start newest 1 ""
+rc_new=$?
+hold_release oldest >"$T_TMP/hold.err"
+rc_old=$?
+kill -CONT "$PID"
+check_eq "uapi: while the daemon was stopped, one connected and the oldest 200 closed" \
+	"$rc_new/$rc_old" "0/0"
+check "uapi: wg show answers after that batch" nsx u timeout 2 wg show "$IFU" listen-port
+check "uapi: daemon running" alive
+released younger "the 56 younger clients close"
+released newest "the newest client closes"
 check "uapi: open files back to $FD0 within 3 s" wait_for 3 fds_back
 
 # Half a request, then gone.
