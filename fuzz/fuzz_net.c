@@ -486,14 +486,14 @@ static void check_device(struct fuzz_net *net, int i)
 				net_fail(net, "node %d: keypair slot %d has "
 					 "peer %p, refcount %u", i, k,
 					 (void *)kp[k]->peer, kp[k]->refcount);
-			r = check_index(dev, &kp[k]->idx, NOISE_INDEX_KEYPAIR);
+			r = check_index(dev, &kp[k]->idx, CWG_INDEX_KEYPAIR);
 			if (r != 1)
 				net_fail(net, "node %d: keypair slot %d not "
 					 "(correctly) in the index table", i,
 					 k);
 			nidx++;
 		}
-		r = check_index(dev, &p->hs.idx, NOISE_INDEX_HANDSHAKE);
+		r = check_index(dev, &p->hs.idx, CWG_INDEX_HANDSHAKE);
 		if (r < 0)
 			net_fail(net, "node %d: handshake index wrong", i);
 		nidx += r > 0;

@@ -29,7 +29,7 @@ OUT=fuzz/build
 ALL_TARGETS="receive send uapi allowedips"
 SAN="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer"
 # 8-bit allowed-IPs lookup tables: the same code, cheap to rebuild per input.
-BASE="-std=c11 -D_GNU_SOURCE -DCWG_ALLOWEDIPS_STRIDE_BITS=8 -Isrc -Ifuzz -O1 -g -pthread $SAN"
+BASE="-std=c11 -D_GNU_SOURCE -DCWG_DEBUG_LOCKS -DCWG_ALLOWEDIPS_STRIDE_BITS=8 -Isrc -Ifuzz -O1 -g -pthread $SAN"
 WARN="-Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes"
 
 mode=run

@@ -156,6 +156,7 @@ void cwg_device_set_private_key(struct cwg_device *dev, const uint8_t *key)
 	struct cwg_pubkey_entry *e;
 	struct cwg_peer *peer;
 
+	cwg_lock_assert_wrlocked(&dev->cfg_lock);
 	if (!key || is_zero(key)) {
 		if (!dev->have_identity)
 			return;
@@ -224,6 +225,7 @@ int cwg_device_add_peer(struct cwg_device *dev,
 {
 	struct cwg_peer *peer;
 
+	cwg_lock_assert_wrlocked(&dev->cfg_lock);
 	if (dev->have_identity &&
 	    cwg_ct_equal(pubkey, dev->static_pub, CWG_KEY_LEN))
 		return -CWG_EINVAL;
@@ -277,6 +279,7 @@ void cwg_peer_put(struct cwg_peer *peer)
  */
 void cwg_device_remove_peer(struct cwg_device *dev, struct cwg_peer *peer)
 {
+	cwg_lock_assert_wrlocked(&dev->cfg_lock);
 	cwg_mutex_lock(&peer->lock);
 	cwg_timers_stop(peer);
 	cwg_handshake_clear(peer);
@@ -351,11 +354,25 @@ void cwg_peer_set_endpoint(struct cwg_peer *peer, const struct cwg_endpoint *ep)
 	cwg_mutex_unlock(&peer->lock);
 }
 
+void cwg_peer_set_endpoint_from(struct cwg_peer *peer,
+				const struct cwg_endpoint *ep)
+{
+	cwg_lock_assert_held(&peer->lock);
+	if (ep->family)
+		peer->endpoint = *ep;
+}
+
+void cwg_peer_forget_src(struct cwg_peer *peer)
+{
+	cwg_lock_assert_held(&peer->lock);
+	cwg_memset(peer->endpoint.src_addr, 0, sizeof(peer->endpoint.src_addr));
+	peer->endpoint.src_ifindex = 0;
+}
+
 void cwg_peer_clear_endpoint_src(struct cwg_peer *peer)
 {
 	cwg_mutex_lock(&peer->lock);
-	cwg_memset(peer->endpoint.src_addr, 0, 16);
-	peer->endpoint.src_ifindex = 0;
+	cwg_peer_forget_src(peer);
 	cwg_mutex_unlock(&peer->lock);
 }
 
@@ -378,6 +395,7 @@ static int errno_from_allowedips(int ret)
 int cwg_peer_add_allowed_ip(struct cwg_peer *peer, int family,
 			    const uint8_t *addr, uint8_t cidr)
 {
+	cwg_lock_assert_wrlocked(&peer->dev->cfg_lock);
 	return errno_from_allowedips(cwg_allowedips_insert(
 		&peer->dev->allowedips, family, addr, cidr, &peer->allowedips));
 }
@@ -385,6 +403,7 @@ int cwg_peer_add_allowed_ip(struct cwg_peer *peer, int family,
 int cwg_peer_remove_allowed_ip(struct cwg_peer *peer, int family,
 			       const uint8_t *addr, uint8_t cidr)
 {
+	cwg_lock_assert_wrlocked(&peer->dev->cfg_lock);
 	return cwg_allowedips_remove(&peer->dev->allowedips, family, addr, cidr,
 				     &peer->allowedips) < 0 ?
 		       -CWG_EINVAL :
@@ -393,6 +412,7 @@ int cwg_peer_remove_allowed_ip(struct cwg_peer *peer, int family,
 
 void cwg_peer_clear_allowed_ips(struct cwg_peer *peer)
 {
+	cwg_lock_assert_wrlocked(&peer->dev->cfg_lock);
 	cwg_allowedips_remove_owner(&peer->dev->allowedips, &peer->allowedips);
 }
 

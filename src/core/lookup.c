@@ -7,6 +7,7 @@
  * attempt, so an add never fails after init succeeded.
  */
 #include "lookup.h"
+#include "peer.h"
 
 #define CWG_LOOKUP_MIN_BUCKETS 16u
 
@@ -74,7 +75,7 @@ static int table_init(struct cwg_hash_table *t, const uint8_t seed[16])
 {
 	t->buckets = cwg_zalloc(CWG_LOOKUP_MIN_BUCKETS * sizeof(*t->buckets));
 	if (!t->buckets)
-		return -1;
+		return -CWG_ENOMEM;
 	t->mask = CWG_LOOKUP_MIN_BUCKETS - 1;
 	t->count = 0;
 	t->key[0] = cwg_get_le64(seed);
@@ -217,7 +218,7 @@ int cwg_index_table_insert(struct cwg_index_table *t,
 			   struct cwg_index_entry *e)
 {
 	if (cwg_index_table_find(t, e->index))
-		return 1;
+		return -CWG_EEXIST;
 	table_add(&t->ht, &e->h, index_hash(t, e->index));
 	return 0;
 }
@@ -241,4 +242,78 @@ struct cwg_index_entry *cwg_index_table_find(const struct cwg_index_table *t,
 			return e;
 	}
 	return NULL;
+}
+
+/*
+ * The device's receiver indices: one table for handshakes in flight and
+ * sessions, under dev->index_lock, which is taken inside a peer's lock
+ * and never around one.
+ */
+
+int cwg_index_register(struct cwg_device *dev, struct noise_index *idx,
+		       enum noise_index_kind kind)
+{
+	uint8_t r[4];
+	int ret;
+
+	idx->kind = (uint8_t)kind;
+	cwg_mutex_lock(&dev->index_lock);
+	do {
+		dev->rng(dev->rng_ctx, r, sizeof(r));
+		idx->entry.index = cwg_get_le32(r);
+		ret = cwg_index_table_insert(&dev->index, &idx->entry);
+	} while (ret == -CWG_EEXIST);
+	idx->registered = ret == 0;
+	cwg_mutex_unlock(&dev->index_lock);
+	return ret;
+}
+
+void cwg_index_unregister(struct cwg_device *dev, struct noise_index *idx)
+{
+	if (!idx->registered)
+		return;
+	cwg_mutex_lock(&dev->index_lock);
+	cwg_index_table_remove(&dev->index, &idx->entry);
+	idx->registered = false;
+	cwg_mutex_unlock(&dev->index_lock);
+}
+
+void cwg_index_move(struct cwg_device *dev, struct noise_index *from,
+		    struct noise_index *to, enum noise_index_kind kind)
+{
+	to->kind = (uint8_t)kind;
+	to->entry.index = from->entry.index;
+	cwg_mutex_lock(&dev->index_lock);
+	cwg_index_table_remove(&dev->index, &from->entry);
+	from->registered = false;
+	/* Cannot collide: the number was just freed, under the same lock. */
+	to->registered = cwg_index_table_insert(&dev->index, &to->entry) == 0;
+	cwg_mutex_unlock(&dev->index_lock);
+}
+
+struct cwg_peer *cwg_index_lookup(struct cwg_device *dev, uint32_t index,
+				  unsigned int kinds, struct cwg_keypair **kp)
+{
+	struct cwg_index_entry *e;
+	struct noise_index *idx;
+	struct cwg_keypair *k;
+	struct cwg_peer *peer = NULL;
+
+	cwg_mutex_lock(&dev->index_lock);
+	e = cwg_index_table_find(&dev->index, index);
+	idx = e ? CWG_CONTAINER_OF(e, struct noise_index, entry) : NULL;
+	if (!idx || !(idx->kind & kinds)) {
+		/* not ours, or not the kind of message that may name it */
+	} else if (idx->kind == CWG_INDEX_HANDSHAKE) {
+		peer = CWG_CONTAINER_OF(idx, struct cwg_peer, hs.idx);
+	} else {
+		k = CWG_CONTAINER_OF(idx, struct cwg_keypair, idx);
+		peer = k->peer;
+		if (kp) {
+			cwg_atomic_add_relaxed(&k->refcount, 1);
+			*kp = k;
+		}
+	}
+	cwg_mutex_unlock(&dev->index_lock);
+	return peer;
 }

@@ -35,10 +35,10 @@ struct cwg_pubkey_entry {
 struct cwg_pubkey_table {
 	struct cwg_hash_table ht;
 };
-/* seed: 16 random bytes. 0 on success, -1 when out of memory. */
+/* seed: 16 random bytes. 0, or -CWG_ENOMEM. */
 int cwg_pubkey_table_init(struct cwg_pubkey_table *t, const uint8_t seed[16]);
 void cwg_pubkey_table_free(struct cwg_pubkey_table *t);
-/* The caller has checked the key is not present. 0, or -1 out of memory. */
+/* The caller has checked the key is not present. Cannot fail: 0. */
 int cwg_pubkey_table_add(struct cwg_pubkey_table *t,
 			 struct cwg_pubkey_entry *e);
 void cwg_pubkey_table_remove(struct cwg_pubkey_table *t,
@@ -55,9 +55,9 @@ struct cwg_index_table {
 };
 int cwg_index_table_init(struct cwg_index_table *t, const uint8_t seed[16]);
 void cwg_index_table_free(struct cwg_index_table *t);
-/* Insert e under e->index. Returns 0, 1 when that index is already taken
- * (the caller draws another random index and tries again), -1 out of
- * memory. */
+/* Insert e under e->index. Returns 0, or -CWG_EEXIST when that index is
+ * already taken (the caller draws another random index and tries
+ * again). */
 int cwg_index_table_insert(struct cwg_index_table *t,
 			   struct cwg_index_entry *e);
 void cwg_index_table_remove(struct cwg_index_table *t,

@@ -15,9 +15,10 @@
 #include "ratelimiter.h"
 #include "replay.h"
 
+/* Bits, so a lookup can accept either (cookie replies may name both). */
 enum noise_index_kind {
-	NOISE_INDEX_HANDSHAKE = 1,
-	NOISE_INDEX_KEYPAIR = 2,
+	CWG_INDEX_HANDSHAKE = 1,
+	CWG_INDEX_KEYPAIR = 2,
 };
 
 /* An entry of the device's receiver-index table. */
@@ -32,7 +33,7 @@ struct noise_index {
  *
  * Lifetime: allocated when a handshake completes (refcount 1: the slot it
  * lands in). References are held by each of the peer's slots (current,
- * previous, next), by a receive run while it opens packets (keypair_get,
+ * previous, next), by a receive run while it opens packets (cwg_index_lookup,
  * under index_lock), and by each run of packets between
  * cwg_device_send_prepare or cwg_device_flush and cwg_device_send_seal
  * (carried by the run's last packet, kp_last). Retiring a keypair takes
@@ -206,26 +207,66 @@ static inline bool cwg_expired(uint64_t birth, uint64_t now, uint64_t age)
 /* device.c */
 void cwg_peer_get(struct cwg_peer *peer);
 void cwg_peer_put(struct cwg_peer *peer);
+/* Under peer->lock: the endpoint becomes ep (when it has a family). */
+void cwg_peer_set_endpoint_from(struct cwg_peer *peer,
+				const struct cwg_endpoint *ep);
+/* Under peer->lock: forget the local source address (sticky source). */
+void cwg_peer_forget_src(struct cwg_peer *peer);
 
-/* handshake.c */
-struct cwg_pkt *cwg_handshake_create_initiation(struct cwg_peer *peer,
-					    uint64_t now);
-void cwg_handshake_receive(struct cwg_device *dev, struct cwg_pkt *pkt,
-		       uint64_t now, struct cwg_out *out);
+/* lookup.c: the receiver-index table (dev->index_lock inside). */
+/* 0, or -CWG_ENOMEM; idx gets a fresh random index. */
+int cwg_index_register(struct cwg_device *dev, struct noise_index *idx,
+		       enum noise_index_kind kind);
+void cwg_index_unregister(struct cwg_device *dev, struct noise_index *idx);
+/* Hands from's number to to in one step: no lookup sees it missing. */
+void cwg_index_move(struct cwg_device *dev, struct noise_index *from,
+		    struct noise_index *to, enum noise_index_kind kind);
+/*
+ * The peer that owns index, if its kind is among kinds (a mask of
+ * enum noise_index_kind), else NULL. With kp non-NULL and the index a
+ * session's, *kp gets that keypair with a reference taken. The caller
+ * holds cfg_lock (read), which keeps the peer alive.
+ */
+struct cwg_peer *cwg_index_lookup(struct cwg_device *dev, uint32_t index,
+				  unsigned int kinds, struct cwg_keypair **kp);
+
+/* handshake.c: creating and consuming handshake messages. */
 void cwg_handshake_clear(struct cwg_peer *peer);
+/* Under peer->lock. CWG_DROP_MAX when msg holds a new initiation, else
+ * why there is none. */
+enum cwg_drop cwg_handshake_create_initiation(
+	struct cwg_peer *peer, uint64_t now,
+	uint8_t msg[CWG_MSG_INITIATION_LEN]);
+/* Under cfg_lock (read), not peer->lock, which it takes: the peer whose
+ * handshake the initiation msg now is, or NULL and *why. */
+struct cwg_peer *cwg_handshake_consume_initiation(struct cwg_device *dev,
+						  const uint8_t *msg,
+						  uint64_t now,
+						  enum cwg_drop *why);
+/* Under peer->lock: the response to the initiation consumed last. */
+bool cwg_handshake_create_response(struct cwg_peer *peer, uint64_t now,
+				   uint8_t msg[CWG_MSG_RESPONSE_LEN]);
+/* Under peer->lock: whether msg answers our initiation. */
+bool cwg_handshake_consume_response(struct cwg_peer *peer, const uint8_t *msg);
+
+/* keypair.c: sessions and the peer's keypair slots, under peer->lock. */
+bool cwg_session_begin(struct cwg_peer *peer, bool initiator, uint64_t now);
 void cwg_keypair_put(struct cwg_keypair *kp);
 void cwg_peer_clear_keypairs(struct cwg_peer *peer);
 void cwg_peer_expire_current_keypairs(struct cwg_peer *peer);
-bool cwg_peer_received_with_keypair(struct cwg_peer *peer, struct cwg_keypair *kp);
-void cwg_peer_set_endpoint_from(struct cwg_peer *peer, const struct cwg_endpoint *ep);
+bool cwg_peer_received_with_keypair(struct cwg_peer *peer,
+				    struct cwg_keypair *kp);
 
-/* send.c */
+/* send.c, under peer->lock */
 void cwg_send_initiation(struct cwg_peer *peer, bool is_retry, uint64_t now,
-		     struct cwg_out *out);
+			 struct cwg_out *out);
+void cwg_send_response(struct cwg_peer *peer, struct cwg_pkt *pkt, uint64_t now,
+		       struct cwg_out *out);
 void cwg_send_staged(struct cwg_peer *peer, uint64_t now, struct cwg_out *out);
-void cwg_send_keepalive(struct cwg_peer *peer, uint64_t now, struct cwg_out *out);
-void cwg_send_control(struct cwg_peer *peer, struct cwg_pkt *pkt, uint64_t now,
-		  struct cwg_out *out);
+void cwg_send_keepalive(struct cwg_peer *peer, uint64_t now,
+			struct cwg_out *out);
+void cwg_send_control(struct cwg_peer *peer, struct cwg_pkt *pkt,
+		      struct cwg_out *out);
 void cwg_staged_drop_all(struct cwg_peer *peer, enum cwg_drop why);
 
 /* timers.c: the whitepaper's events, called under peer->lock. */
@@ -234,7 +275,7 @@ void cwg_timers_data_received(struct cwg_peer *peer, uint64_t now);
 void cwg_timers_any_authenticated_packet_sent(struct cwg_peer *peer);
 void cwg_timers_any_authenticated_packet_received(struct cwg_peer *peer);
 void cwg_timers_any_authenticated_packet_traversal(struct cwg_peer *peer,
-					       uint64_t now);
+						   uint64_t now);
 void cwg_timers_handshake_initiated(struct cwg_peer *peer, uint64_t now);
 void cwg_timers_handshake_complete(struct cwg_peer *peer, uint64_t now);
 void cwg_timers_session_derived(struct cwg_peer *peer, uint64_t now);

@@ -154,6 +154,22 @@ void cwg_rwlock_wrlock(struct cwg_rwlock *l);
 void cwg_rwlock_unlock(struct cwg_rwlock *l);
 
 /*
+ * Lock assertions, the kernel's lockdep_assert_held: in builds with
+ * CWG_DEBUG_LOCKS the host checks that the calling thread holds m (a
+ * mutex) or holds l for writing, and stops the program if not; in other
+ * builds they cost nothing. Every "under lock" rule of the core has one.
+ */
+#ifdef CWG_DEBUG_LOCKS
+void cwg_mutex_assert_held(struct cwg_mutex *m);
+void cwg_rwlock_assert_wrlocked(struct cwg_rwlock *l);
+#define cwg_lock_assert_held(m) cwg_mutex_assert_held(m)
+#define cwg_lock_assert_wrlocked(l) cwg_rwlock_assert_wrlocked(l)
+#else
+#define cwg_lock_assert_held(m) ((void)(m))
+#define cwg_lock_assert_wrlocked(l) ((void)(l))
+#endif
+
+/*
  * Memory for configuration and handshakes (peers, trie nodes, keypairs).
  * Never called per data packet. cwg_zalloc returns zeroed memory or NULL.
  */

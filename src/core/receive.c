@@ -1,33 +1,16 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Receiving: handshake messages go to handshake.c; data packets are
- * opened in place under the keypair their receiver index names, checked
- * against the replay window, and delivered only if their inner source
- * address belongs to the peer that sent them (cryptokey routing).
+ * Receiving. Handshake messages pass the MAC and cookie gate (mac1
+ * always; under load mac2 and the per-source rate too) before any Noise
+ * work, then go to handshake.c to be consumed, and what they complete is
+ * sent from here. Data packets are opened in place under the keypair
+ * their receiver index names, checked against the replay window, and
+ * delivered only if their inner source address belongs to the peer that
+ * sent them (cryptokey routing).
  */
 #include "../crypto/crypto.h"
 #include "messages.h"
 #include "peer.h"
-
-/* Take a reference on the keypair that owns index, or NULL. */
-static struct cwg_keypair *keypair_get(struct cwg_device *dev, uint32_t index)
-{
-	struct cwg_index_entry *e;
-	struct noise_index *idx;
-	struct cwg_keypair *kp = NULL;
-
-	cwg_mutex_lock(&dev->index_lock);
-	e = cwg_index_table_find(&dev->index, index);
-	if (e) {
-		idx = CWG_CONTAINER_OF(e, struct noise_index, entry);
-		if (idx->kind == NOISE_INDEX_KEYPAIR) {
-			kp = CWG_CONTAINER_OF(idx, struct cwg_keypair, idx);
-			cwg_atomic_add_relaxed(&kp->refcount, 1);
-		}
-	}
-	cwg_mutex_unlock(&dev->index_lock);
-	return kp;
-}
 
 /* The inner packet's length from its own header (the rest is padding),
  * and its source address; 0 when it is not a well-formed IP packet. */
@@ -172,6 +155,26 @@ static bool endpoint_newer(struct cwg_peer *peer, const struct cwg_keypair *kp,
 }
 
 /*
+ * Under peer->lock: the receiving side's rule for keeping the key fresh.
+ * The initiator starts a last-minute handshake once its session is
+ * within a keepalive and a rekey timeout of expiry, so it is replaced
+ * before it dies (send.c has the sending side's rule).
+ */
+static void keep_key_fresh(struct cwg_peer *peer, uint64_t now,
+			   struct cwg_out *out)
+{
+	struct cwg_keypair *kp = peer->kp_current;
+
+	if (kp && kp->initiator && !peer->sent_lastminute_handshake &&
+	    cwg_expired(kp->birth, now,
+			CWG_REJECT_AFTER_TIME_NS - CWG_KEEPALIVE_TIMEOUT_NS -
+				CWG_REKEY_TIMEOUT_NS)) {
+		peer->sent_lastminute_handshake = true;
+		cwg_send_initiation(peer, false, now, out);
+	}
+}
+
+/*
  * A run of data packets that name one receiver index: the index table,
  * the replay window and the peer each take their lock once per run, not
  * once per packet. The peer's state moves as if the run's packets had
@@ -185,8 +188,9 @@ static void receive_data_run(struct cwg_device *dev, struct cwg_pkt_list *run,
 	struct cwg_peer *peer;
 	struct data_run r = { .authenticated = false };
 
-	kp = keypair_get(dev, cwg_get_le32(run->head->data +
-					   CWG_DATA_RECEIVER));
+	kp = NULL;
+	cwg_index_lookup(dev, cwg_get_le32(run->head->data + CWG_DATA_RECEIVER),
+			 CWG_INDEX_KEYPAIR, &kp);
 	if (!kp) {
 		struct cwg_pkt *pkt;
 
@@ -212,16 +216,7 @@ static void receive_data_run(struct cwg_device *dev, struct cwg_pkt_list *run,
 		cwg_timers_handshake_complete(peer, now);
 		cwg_send_staged(peer, now, out);
 	}
-	/* Rekey before the initiator's keys die: a last-minute handshake once
-	 * the session is within a keepalive and a rekey timeout of expiry. */
-	if (peer->kp_current && peer->kp_current->initiator &&
-	    !peer->sent_lastminute_handshake &&
-	    cwg_expired(peer->kp_current->birth, now,
-			CWG_REJECT_AFTER_TIME_NS - CWG_KEEPALIVE_TIMEOUT_NS -
-				CWG_REKEY_TIMEOUT_NS)) {
-		peer->sent_lastminute_handshake = true;
-		cwg_send_initiation(peer, false, now, out);
-	}
+	keep_key_fresh(peer, now, out);
 	cwg_timers_any_authenticated_packet_received(peer);
 	cwg_timers_any_authenticated_packet_traversal(peer, now);
 	if (r.data)
@@ -230,6 +225,170 @@ static void receive_data_run(struct cwg_device *dev, struct cwg_pkt_list *run,
 	cwg_atomic_add_relaxed(&peer->rx_bytes, r.rx_bytes);
 	cwg_pkt_list_concat(&out->tun, &r.deliver);
 	cwg_keypair_put(kp);
+}
+
+static bool under_load(struct cwg_device *dev, uint64_t now)
+{
+	uint64_t last;
+
+	if (cwg_atomic_load_relaxed(&dev->backlog) >= CWG_UNDER_LOAD_BACKLOG) {
+		cwg_atomic_store_relaxed(&dev->last_under_load, now);
+		return true;
+	}
+	last = cwg_atomic_load_relaxed(&dev->last_under_load);
+	return last && !cwg_expired(last, now, CWG_UNDER_LOAD_AFTER_NS);
+}
+
+/*
+ * The gate in front of every handshake message: mac1 always; under load,
+ * mac2 too, and a message without a valid one is answered with a cookie
+ * reply instead (in pkt's own buffer), and one with a valid mac2 still
+ * passes only within its source's rate. true when the message may go on
+ * to the expensive Noise work; otherwise pkt is gone.
+ */
+static bool check_macs(struct cwg_device *dev, struct cwg_pkt *pkt,
+		       size_t mac_off, uint32_t sender, uint64_t now,
+		       struct cwg_out *out)
+{
+	bool load = under_load(dev, now);
+	enum cookie_mac_state st;
+	uint8_t reply[CWG_MSG_COOKIE_REPLY_LEN];
+
+	st = cwg_cookie_checker_validate(&dev->cookie, pkt->data, mac_off,
+					 &pkt->ep, load, now, dev->rng,
+					 dev->rng_ctx);
+	if (st == COOKIE_MAC_INVALID) {
+		cwg_drop_pkt(dev, pkt, CWG_DROP_BAD_MAC1);
+		return false;
+	}
+	if (load && st != COOKIE_MAC_VALID_WITH_COOKIE) {
+		cwg_cookie_checker_make_reply(&dev->cookie, reply, pkt->data,
+					      mac_off, sender, &pkt->ep, now,
+					      dev->rng, dev->rng_ctx);
+		cwg_memcpy(pkt->data, reply, sizeof(reply));
+		pkt->len = sizeof(reply);
+		pkt->peer = NULL;
+		cwg_count(dev, cookie_replies_tx);
+		cwg_drop(dev, CWG_DROP_BAD_MAC2);
+		cwg_pkt_list_append(&out->net, pkt);
+		return false;
+	}
+	if (load && !cwg_ratelimiter_allow(&dev->ratelimiter, &pkt->ep, now)) {
+		cwg_drop_pkt(dev, pkt, CWG_DROP_RATE_LIMITED);
+		return false;
+	}
+	return true;
+}
+
+/* The response goes out in the initiation's own buffer. */
+static void receive_initiation(struct cwg_device *dev, struct cwg_pkt *pkt,
+			       uint64_t now, struct cwg_out *out)
+{
+	uint32_t sender = cwg_get_le32(pkt->data + CWG_INIT_SENDER);
+	uint32_t len = pkt->len;
+	struct cwg_peer *peer;
+	enum cwg_drop why;
+
+	cwg_count(dev, handshake_initiations_rx);
+	if (!check_macs(dev, pkt, CWG_INIT_MAC1, sender, now, out))
+		return;
+	peer = cwg_handshake_consume_initiation(dev, pkt->data, now, &why);
+	if (!peer) {
+		cwg_drop_pkt(dev, pkt, why);
+		return;
+	}
+	cwg_mutex_lock(&peer->lock);
+	if (!cwg_handshake_create_response(peer, now, pkt->data)) {
+		cwg_mutex_unlock(&peer->lock);
+		cwg_drop_pkt(dev, pkt, CWG_DROP_HANDSHAKE_INVALID);
+		return;
+	}
+	cwg_atomic_add_relaxed(&peer->rx_bytes, len);
+	cwg_peer_set_endpoint_from(peer, &pkt->ep);
+	cwg_timers_any_authenticated_packet_received(peer);
+	cwg_timers_any_authenticated_packet_traversal(peer, now);
+	pkt->len = CWG_MSG_RESPONSE_LEN;
+	cwg_send_response(peer, pkt, now, out);
+	cwg_session_begin(peer, false, now);
+	cwg_mutex_unlock(&peer->lock);
+}
+
+static void receive_response(struct cwg_device *dev, struct cwg_pkt *pkt,
+			     uint64_t now, struct cwg_out *out)
+{
+	uint32_t sender = cwg_get_le32(pkt->data + CWG_RESP_SENDER);
+	uint32_t receiver = cwg_get_le32(pkt->data + CWG_RESP_RECEIVER);
+	struct cwg_peer *peer;
+
+	cwg_count(dev, handshake_responses_rx);
+	if (!check_macs(dev, pkt, CWG_RESP_MAC1, sender, now, out))
+		return;
+	peer = cwg_index_lookup(dev, receiver, CWG_INDEX_HANDSHAKE, NULL);
+	if (!peer) {
+		cwg_drop_pkt(dev, pkt, CWG_DROP_UNKNOWN_INDEX);
+		return;
+	}
+	cwg_mutex_lock(&peer->lock);
+	if (!cwg_handshake_consume_response(peer, pkt->data)) {
+		cwg_mutex_unlock(&peer->lock);
+		cwg_drop_pkt(dev, pkt, CWG_DROP_HANDSHAKE_INVALID);
+		return;
+	}
+	cwg_atomic_add_relaxed(&peer->rx_bytes, pkt->len);
+	cwg_peer_set_endpoint_from(peer, &pkt->ep);
+	cwg_timers_any_authenticated_packet_received(peer);
+	cwg_timers_any_authenticated_packet_traversal(peer, now);
+	if (cwg_session_begin(peer, true, now)) {
+		cwg_timers_handshake_complete(peer, now);
+		/* Confirms the session to the responder and flushes what
+		 * waited for it. */
+		cwg_send_keepalive(peer, now, out);
+	}
+	cwg_mutex_unlock(&peer->lock);
+	cwg_pkt_free(pkt);
+}
+
+static void receive_cookie_reply(struct cwg_device *dev, struct cwg_pkt *pkt,
+				 uint64_t now)
+{
+	uint32_t receiver = cwg_get_le32(pkt->data + CWG_COOKIE_RECEIVER);
+	struct cwg_peer *peer;
+	bool ok;
+
+	cwg_count(dev, cookie_replies_rx);
+	peer = cwg_index_lookup(dev, receiver,
+				CWG_INDEX_HANDSHAKE | CWG_INDEX_KEYPAIR, NULL);
+	if (!peer) {
+		cwg_drop_pkt(dev, pkt, CWG_DROP_UNKNOWN_INDEX);
+		return;
+	}
+	cwg_mutex_lock(&peer->lock);
+	ok = cwg_cookie_maker_consume_reply(&peer->cookie, pkt->data, now);
+	cwg_mutex_unlock(&peer->lock);
+	if (ok)
+		cwg_pkt_free(pkt);
+	else
+		cwg_drop_pkt(dev, pkt, CWG_DROP_HANDSHAKE_INVALID);
+}
+
+/* A handshake message of a valid type: its length, then its handler. */
+static void receive_handshake(struct cwg_device *dev, struct cwg_pkt *pkt,
+			      uint32_t type, uint64_t now, struct cwg_out *out)
+{
+	static const uint32_t len[] = {
+		[CWG_MSG_INITIATION] = CWG_MSG_INITIATION_LEN,
+		[CWG_MSG_RESPONSE] = CWG_MSG_RESPONSE_LEN,
+		[CWG_MSG_COOKIE_REPLY] = CWG_MSG_COOKIE_REPLY_LEN,
+	};
+
+	if (pkt->len != len[type])
+		cwg_drop_pkt(dev, pkt, CWG_DROP_BAD_LENGTH);
+	else if (type == CWG_MSG_INITIATION)
+		receive_initiation(dev, pkt, now, out);
+	else if (type == CWG_MSG_RESPONSE)
+		receive_response(dev, pkt, now, out);
+	else
+		receive_cookie_reply(dev, pkt, now);
 }
 
 void cwg_device_receive(struct cwg_device *dev, struct cwg_pkt_list *in,
@@ -261,7 +420,7 @@ void cwg_device_receive(struct cwg_device *dev, struct cwg_pkt_list *in,
 			cwg_drop_pkt(dev, p, CWG_DROP_BAD_LENGTH);
 		else if (type >= CWG_MSG_INITIATION &&
 			 type <= CWG_MSG_COOKIE_REPLY)
-			cwg_handshake_receive(dev, p, now, out);
+			receive_handshake(dev, p, type, now, out);
 		else
 			cwg_drop_pkt(dev, p, p->len < 4 ? CWG_DROP_BAD_LENGTH :
 				     CWG_DROP_UNKNOWN_TYPE);

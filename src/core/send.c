@@ -51,6 +51,7 @@ static void staged_sync(struct cwg_peer *peer)
 	struct cwg_device *dev = peer->dev;
 	uint32_t was = peer->staged_accounted, is = peer->staged.count;
 
+	cwg_lock_assert_held(&peer->lock);
 	if (was == is)
 		return;
 	if (is > was)
@@ -108,10 +109,9 @@ static void staged_trim(struct cwg_peer *peer)
 	staged_sync(peer);
 }
 
-void cwg_send_control(struct cwg_peer *peer, struct cwg_pkt *pkt, uint64_t now,
-		  struct cwg_out *out)
+void cwg_send_control(struct cwg_peer *peer, struct cwg_pkt *pkt,
+		      struct cwg_out *out)
 {
-	(void)now;
 	if (!peer->endpoint.family) {
 		cwg_drop_pkt(peer->dev, pkt, CWG_DROP_NO_ENDPOINT);
 		return;
@@ -122,12 +122,42 @@ void cwg_send_control(struct cwg_peer *peer, struct cwg_pkt *pkt, uint64_t now,
 	cwg_pkt_list_append(&out->net, pkt);
 }
 
-/* Under peer->lock. Rate limited to one per REKEY_TIMEOUT. */
+/* A buffer for a len-byte handshake message, or NULL (counted). */
+static struct cwg_pkt *control_pkt(struct cwg_device *dev, uint32_t len)
+{
+	struct cwg_pkt *pkt = cwg_pkt_alloc();
+
+	if (!pkt) {
+		cwg_drop(dev, CWG_DROP_NO_BUFFER);
+		return NULL;
+	}
+	if (pkt->data < pkt->buf || pkt->data + len > pkt->buf + pkt->cap) {
+		cwg_drop_pkt(dev, pkt, CWG_DROP_NO_BUFFER);
+		return NULL;
+	}
+	pkt->len = len;
+	pkt->peer = NULL;
+	return pkt;
+}
+
+/* A handshake we sent, initiation or response: the rate limit of
+ * initiations counts both, as the kernel's does. */
+static void handshake_sent(struct cwg_peer *peer, uint64_t now)
+{
+	peer->last_sent_handshake = now;
+	peer->have_sent_handshake = true;
+	cwg_timers_any_authenticated_packet_traversal(peer, now);
+	cwg_timers_any_authenticated_packet_sent(peer);
+}
+
+/* Rate limited to one per REKEY_TIMEOUT. */
 void cwg_send_initiation(struct cwg_peer *peer, bool is_retry, uint64_t now,
-		     struct cwg_out *out)
+			 struct cwg_out *out)
 {
 	struct cwg_pkt *pkt;
+	enum cwg_drop why;
 
+	cwg_lock_assert_held(&peer->lock);
 	if (!is_retry)
 		peer->handshake_attempts = 0;
 	if (peer->have_sent_handshake &&
@@ -135,13 +165,28 @@ void cwg_send_initiation(struct cwg_peer *peer, bool is_retry, uint64_t now,
 		return;
 	peer->last_sent_handshake = now;
 	peer->have_sent_handshake = true;
-	pkt = cwg_handshake_create_initiation(peer, now);
+	pkt = control_pkt(peer->dev, CWG_MSG_INITIATION_LEN);
 	if (!pkt)
 		return;
-	cwg_timers_any_authenticated_packet_traversal(peer, now);
-	cwg_timers_any_authenticated_packet_sent(peer);
+	why = cwg_handshake_create_initiation(peer, now, pkt->data);
+	if (why != CWG_DROP_MAX) {
+		cwg_drop_pkt(peer->dev, pkt, why);
+		return;
+	}
+	handshake_sent(peer, now);
 	cwg_timers_handshake_initiated(peer, now);
-	cwg_send_control(peer, pkt, now, out);
+	cwg_send_control(peer, pkt, out);
+}
+
+/* A response is a handshake we sent, as the kernel counts it: our own
+ * data then waits for this session instead of starting another handshake
+ * that would cross this one. */
+void cwg_send_response(struct cwg_peer *peer, struct cwg_pkt *pkt, uint64_t now,
+		       struct cwg_out *out)
+{
+	cwg_lock_assert_held(&peer->lock);
+	handshake_sent(peer, now);
+	cwg_send_control(peer, pkt, out);
 }
 
 static bool keypair_usable_for_send(const struct cwg_keypair *kp, uint64_t now)
@@ -150,6 +195,21 @@ static bool keypair_usable_for_send(const struct cwg_keypair *kp, uint64_t now)
 	       !cwg_expired(kp->birth, now, CWG_REJECT_AFTER_TIME_NS) &&
 	       cwg_atomic_load_relaxed(&kp->send_counter) <
 		       CWG_REJECT_AFTER_MESSAGES;
+}
+
+/*
+ * The sending side's rule for keeping the key fresh: rekey by message
+ * count, and by age on the side that initiated (the responder waits, so
+ * both do not race). sent is the counter after this batch. receive.c has
+ * the receiving side's rule.
+ */
+static void keep_key_fresh(struct cwg_peer *peer, const struct cwg_keypair *kp,
+			   uint64_t sent, uint64_t now, struct cwg_out *out)
+{
+	if (sent > CWG_REKEY_AFTER_MESSAGES ||
+	    (kp->initiator &&
+	     cwg_expired(kp->birth, now, CWG_REKEY_AFTER_TIME_NS)))
+		cwg_send_initiation(peer, false, now, out);
 }
 
 /*
@@ -166,6 +226,7 @@ static bool send_prepare(struct cwg_peer *peer, uint64_t now,
 	bool data = false;
 	uint32_t n = peer->staged.count;
 
+	cwg_lock_assert_held(&peer->lock);
 	job->kp = NULL;
 	if (!n)
 		return false;
@@ -197,12 +258,7 @@ static bool send_prepare(struct cwg_peer *peer, uint64_t now,
 		cwg_timers_data_sent(peer, now);
 	cwg_timers_any_authenticated_packet_traversal(peer, now);
 	cwg_timers_any_authenticated_packet_sent(peer);
-	/* Keep the key fresh: rekey by message count, and by age on the side
-	 * that initiated (the responder waits, so both do not race). */
-	if (job->counter + n > CWG_REKEY_AFTER_MESSAGES ||
-	    (kp->initiator &&
-	     cwg_expired(kp->birth, now, CWG_REKEY_AFTER_TIME_NS)))
-		cwg_send_initiation(peer, false, now, out);
+	keep_key_fresh(peer, kp, job->counter + n, now, out);
 	return true;
 
 need_handshake:
@@ -312,6 +368,7 @@ void cwg_send_staged(struct cwg_peer *peer, uint64_t now, struct cwg_out *out)
 	struct send_job job;
 	struct cwg_pkt_list ready;
 
+	cwg_lock_assert_held(&peer->lock);
 	if (peer->dev->defer_flush) {
 		if (peer->staged.count)
 			flush_defer(peer, out);

@@ -91,6 +91,7 @@ static bool due(uint64_t *deadline, uint64_t now)
 
 static void peer_tick(struct cwg_peer *peer, uint64_t now, struct cwg_out *out)
 {
+	cwg_lock_assert_held(&peer->lock);
 	if (due(&peer->t_retransmit_handshake, now)) {
 		if (peer->handshake_attempts > MAX_TIMER_HANDSHAKES) {
 			/* Give up; new traffic starts over. */
@@ -102,8 +103,7 @@ static void peer_tick(struct cwg_peer *peer, uint64_t now, struct cwg_out *out)
 		} else {
 			peer->handshake_attempts++;
 			/* The sticky source may be why nothing came back. */
-			cwg_memset(peer->endpoint.src_addr, 0, 16);
-			peer->endpoint.src_ifindex = 0;
+			cwg_peer_forget_src(peer);
 			cwg_send_initiation(peer, true, now, out);
 		}
 	}
@@ -116,8 +116,7 @@ static void peer_tick(struct cwg_peer *peer, uint64_t now, struct cwg_out *out)
 	}
 	if (due(&peer->t_new_handshake, now)) {
 		/* We sent data and heard nothing back for 15 s. */
-		cwg_memset(peer->endpoint.src_addr, 0, 16);
-		peer->endpoint.src_ifindex = 0;
+		cwg_peer_forget_src(peer);
 		cwg_send_initiation(peer, false, now, out);
 	}
 	if (due(&peer->t_zero_key_material, now)) {

@@ -169,7 +169,7 @@ static void test_index(void)
 		/* A small index space so random draws collide. */
 		e[i].index = (uint32_t)(rnd() % 40000);
 		r = cwg_index_table_insert(&t, &e[i]);
-		if (r == 1)
+		if (r == -CWG_EEXIST)
 			collisions++;
 		else if (r == 0)
 			inserted++;
@@ -194,10 +194,10 @@ static void test_index(void)
 	}
 	ok(bad == 0, "every index finds its first holder");
 	dup.index = e[0].index;
-	ok(cwg_index_table_insert(&t, &dup) == 1 &&
+	ok(cwg_index_table_insert(&t, &dup) == -CWG_EEXIST &&
 		   cwg_index_table_find(&t, dup.index) == &e[0] &&
 		   t.ht.count == (uint32_t)inserted,
-	   "inserting a taken index returns 1 and changes nothing");
+	   "inserting a taken index returns -EEXIST and changes nothing");
 	zero.index = 0;
 	ones.index = 0xffffffffu;
 	if (cwg_index_table_find(&t, 0))
