@@ -26,25 +26,16 @@ fi
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
 # ------------------------------------------------------------ dependencies
-missing=()
-need() { command -v "$1" >/dev/null 2>&1 || missing+=("$2"); }
-need wg wireguard-tools
-need wg-quick wireguard-tools
-need ip iproute2
-need iperf3 iperf3
-need ping iputils-ping
-if [[ $IMPL == "$REPO/build/cwg" && ! -x $IMPL ]]; then
-	need make build-essential
-	need cc build-essential
-	[[ -e /usr/include/openssl/evp.h ]] || missing+=(libssl-dev)
+# scripts/packages.txt: the demo profile, and the build one when cwg is
+# still to be built.
+BUILD_CWG=0
+[[ $IMPL == "$REPO/build/cwg" && ! -x $IMPL ]] && BUILD_CWG=1
+if ((BUILD_CWG)); then
+	"$REPO/scripts/deps.sh" demo build
+else
+	"$REPO/scripts/deps.sh" demo
 fi
-if [[ ${#missing[@]} -gt 0 ]]; then
-	say "installing ${missing[*]}"
-	export DEBIAN_FRONTEND=noninteractive
-	apt-get update
-	apt-get install -y "${missing[@]}"
-fi
-if [[ $IMPL == "$REPO/build/cwg" && ! -x $IMPL ]]; then
+if ((BUILD_CWG)); then
 	say "building cwg"
 	make -C "$REPO" -j"$(nproc)" build/cwg
 fi

@@ -1,29 +1,57 @@
 #!/usr/bin/env bash
-# Install, from Debian's packages, whatever of cwg's build and test
-# dependencies is missing. Runs apt-get only when something is missing.
+# Install, from Debian's packages, what the named profiles of
+# scripts/packages.txt use and is missing; apt-get runs only then, with
+# --no-install-recommends (wireguard-tools alone would otherwise pull in a
+# kernel image through its Recommends).
+#
+#   scripts/deps.sh [PROFILE...]   build, demo, test, bench; default
+#                                  "build test", what scripts/test.sh needs
+#   scripts/deps.sh --list [PROFILE...]   print the packages, install nothing
 set -euo pipefail
 
-# build: compilers (clang with its sanitizer and libFuzzer runtimes),
-# libcrypto, libseccomp; tests: prove (perl), the real
-# peers and tools (wg/wg-quick, wireguard-go, iperf3, ncat, ping), the
-# namespace and firewall tools wg-quick and the tests use, openssl for the
-# tests' seeded random data, jq for bench/run.
-PKGS=(build-essential clang libclang-rt-14-dev make libssl-dev libseccomp-dev perl openssl
-      wireguard-tools wireguard-go iproute2 iptables nftables iputils-ping
-      ncat iperf3 procps kmod jq)
+LIST=$(cd "$(dirname "$0")" && pwd)/packages.txt
+
+list=0
+if [[ ${1:-} == --list ]]; then
+	list=1
+	shift
+fi
+[[ $# -gt 0 ]] || set -- build test
+
+PKGS=()
+for prof in "$@"; do
+	case $prof in
+	build | demo | test | bench) ;;
+	*)
+		echo "deps: unknown profile '$prof' (build, demo, test, bench)" >&2
+		exit 2
+		;;
+	esac
+	while read -r pkg profs _; do
+		[[ -z $pkg || $pkg == \#* ]] && continue
+		[[ ,$profs, == *,$prof,* ]] || continue
+		[[ " ${PKGS[*]:-} " == *" $pkg "* ]] || PKGS+=("$pkg")
+	done <"$LIST"
+done
+
+if ((list)); then
+	printf '%s\n' "${PKGS[@]}"
+	exit 0
+fi
 
 missing=()
 for p in "${PKGS[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||
 		missing+=("$p")
 done
-if [ "${#missing[@]}" -gt 0 ]; then
-	if [ "$(id -u)" -ne 0 ]; then
-		echo "deps: missing ${missing[*]}; run as root to install them" >&2
-		exit 1
-	fi
-	echo "deps: installing ${missing[*]}"
-	export DEBIAN_FRONTEND=noninteractive
-	apt-get update -qq
-	apt-get install -y -qq "${missing[@]}"
+[[ ${#missing[@]} -eq 0 ]] && exit 0
+if [[ $(id -u) -ne 0 ]]; then
+	echo "deps: missing ${missing[*]}; run as root to install them" >&2
+	exit 1
 fi
+echo "deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+# Wait for another apt or dpkg run rather than fail at once.
+apt=(apt-get -o DPkg::Lock::Timeout=600)
+"${apt[@]}" update -qq
+"${apt[@]}" install -y -qq --no-install-recommends "${missing[@]}"
