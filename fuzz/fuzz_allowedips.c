@@ -238,9 +238,10 @@ static int fai_insert(struct fai_state *s, int family, const uint8_t *a,
 	ret = cwg_allowedips_insert(&s->t, family, a, cidr,
 				    &s->owners[owner]);
 	if (cidr > bits) {
-		if (ret != -1)
+		if (ret != -CWG_EINVAL)
 			return fuzz_fail("allowedips: insert /%u v%d returned "
-					 "%d, not -1", cidr, family, ret);
+					 "%d, not -EINVAL",
+					 cidr, family, ret);
 		return 0;
 	}
 	if (ret != 0)
@@ -272,9 +273,10 @@ static int fai_remove(struct fai_state *s, int family, const uint8_t *a,
 	ret = cwg_allowedips_remove(&s->t, family, a, cidr,
 				    &s->owners[owner]);
 	if (cidr > bits)
-		return ret == -1 ? 0 :
-			fuzz_fail("allowedips: remove /%u returned %d", cidr,
-				  ret);
+		return ret == -CWG_EINVAL
+			       ? 0
+			       : fuzz_fail("allowedips: remove /%u returned %d",
+					   cidr, ret);
 	memcpy(norm, a, 16);
 	fai_mask(norm, family, cidr);
 	k = fai_find(s, family, norm, cidr);
@@ -377,7 +379,8 @@ static int fai_run(struct fai_state *s, struct fuzz_in *in)
 		if (fai_check_owner(s, i, 0))
 			return -1;
 	/* The wrong family is refused, never looked at. */
-	if (cwg_allowedips_insert(&s->t, 5, a, 0, &s->owners[0]) != -1 ||
+	if (cwg_allowedips_insert(&s->t, 5, a, 0, &s->owners[0]) !=
+		    -CWG_EINVAL ||
 	    cwg_allowedips_lookup(&s->t, 5, a) != NULL)
 		return fuzz_fail("allowedips: family 5 accepted");
 	for (i = 0; i < FAI_OWNERS; i++) {

@@ -283,10 +283,10 @@ static struct cwg_allowedips_node **ai_root(struct cwg_allowedips *t,
 static int ai_check(int family, uint8_t cidr)
 {
 	if (family == 4)
-		return cidr <= 32 ? 0 : -1;
+		return cidr <= 32 ? 0 : -CWG_EINVAL;
 	if (family == 6)
-		return cidr <= 128 ? 0 : -1;
-	return -1;
+		return cidr <= 128 ? 0 : -CWG_EINVAL;
+	return -CWG_EINVAL;
 }
 
 /* The first-16-bits table; see struct cwg_allowedips. The fuzzer builds
@@ -350,7 +350,7 @@ int cwg_allowedips_insert(struct cwg_allowedips *t, int family,
 	unsigned int l;
 
 	if (ai_check(family, cidr) || !owner)
-		return -1;
+		return -CWG_EINVAL;
 	t->stale = true;
 	ai_key_load(&k, family, addr);
 	k.hi &= ai_mask_hi(cidr);
@@ -360,7 +360,7 @@ int cwg_allowedips_insert(struct cwg_allowedips *t, int family,
 	if (!*root) {
 		leaf = ai_new(t, v6 | AI_PFX, cidr);
 		if (!leaf)
-			return -2;
+			return -CWG_ENOMEM;
 		ai_key_set(leaf, &k);
 		ai_list_append(owner, leaf);
 		*root = leaf;
@@ -391,7 +391,7 @@ int cwg_allowedips_insert(struct cwg_allowedips *t, int family,
 		if (!(n->flags & AI_PFX)) {
 			n = ai_reshape(t, slot, n, v6 | AI_PFX | AI_KIDS);
 			if (!n)
-				return -2;
+				return -CWG_ENOMEM;
 			ai_key_set(n, &k);
 		}
 		if (ai_pfx(n)->owner == owner)
@@ -404,7 +404,7 @@ int cwg_allowedips_insert(struct cwg_allowedips *t, int family,
 
 	leaf = ai_new(t, v6 | AI_PFX | (l == cidr ? AI_KIDS : 0), cidr);
 	if (!leaf)
-		return -2;
+		return -CWG_ENOMEM;
 	ai_key_set(leaf, &k);
 
 	if (n->cidr == l) {
@@ -414,7 +414,7 @@ int cwg_allowedips_insert(struct cwg_allowedips *t, int family,
 			n = ai_reshape(t, slot, n, v6 | AI_PFX | AI_KIDS);
 			if (!n) {
 				ai_del(t, leaf);
-				return -2;
+				return -CWG_ENOMEM;
 			}
 		}
 		n->child[ai_bit(&k, l)] = leaf;
@@ -427,7 +427,7 @@ int cwg_allowedips_insert(struct cwg_allowedips *t, int family,
 		mid = ai_new(t, v6 | AI_KIDS, (uint8_t)l);
 		if (!mid) {
 			ai_del(t, leaf);
-			return -2;
+			return -CWG_ENOMEM;
 		}
 		mid->child[ai_bit(&k, l)] = leaf;
 		mid->child[!ai_bit(&k, l)] = n;
@@ -502,7 +502,7 @@ int cwg_allowedips_remove(struct cwg_allowedips *t, int family,
 	struct ai_key k, nk;
 
 	if (ai_check(family, cidr))
-		return -1;
+		return -CWG_EINVAL;
 	t->stale = true;
 	ai_key_load(&k, family, addr);
 	k.hi &= ai_mask_hi(cidr);

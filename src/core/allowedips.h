@@ -49,13 +49,14 @@ void cwg_allowedips_init(struct cwg_allowedips *t);
 void cwg_allowedips_free(struct cwg_allowedips *t);
 
 /* Insert addr/cidr for owner, normalizing host bits away. A prefix held by
- * another owner moves to this one. 0 on success, -1 on bad family/cidr,
- * -2 when out of memory. */
+ * another owner moves to this one. 0 on success, -CWG_EINVAL on bad
+ * family/cidr, -CWG_ENOMEM when out of memory. */
 int cwg_allowedips_insert(struct cwg_allowedips *t, int family,
 			  const uint8_t *addr, uint8_t cidr,
 			  struct cwg_allowedips_owner *owner);
 /* Remove addr/cidr if and only if owner holds exactly that prefix.
- * 0 when removed, 1 when it was not there, -1 on bad family/cidr. */
+ * 0 when removed, 1 when it was not there, -CWG_EINVAL on bad
+ * family/cidr. */
 int cwg_allowedips_remove(struct cwg_allowedips *t, int family,
 			  const uint8_t *addr, uint8_t cidr,
 			  struct cwg_allowedips_owner *owner);

@@ -387,17 +387,12 @@ void cwg_peer_set_persistent_keepalive(struct cwg_peer *peer, uint16_t secs)
 	cwg_mutex_unlock(&peer->lock);
 }
 
-static int errno_from_allowedips(int ret)
-{
-	return ret == -1 ? -CWG_EINVAL : ret == -2 ? -CWG_ENOMEM : 0;
-}
-
 int cwg_peer_add_allowed_ip(struct cwg_peer *peer, int family,
 			    const uint8_t *addr, uint8_t cidr)
 {
 	cwg_lock_assert_wrlocked(&peer->dev->cfg_lock);
-	return errno_from_allowedips(cwg_allowedips_insert(
-		&peer->dev->allowedips, family, addr, cidr, &peer->allowedips));
+	return cwg_allowedips_insert(&peer->dev->allowedips, family, addr, cidr,
+				     &peer->allowedips);
 }
 
 int cwg_peer_remove_allowed_ip(struct cwg_peer *peer, int family,

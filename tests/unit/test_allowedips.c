@@ -223,12 +223,13 @@ static void test_directed(void)
 	   "re-insert by the same owner does not duplicate");
 
 	/* Bad arguments. */
-	ok(ins4(&t, 1, 2, 3, 4, 33, &a) == -1 && rm4(&t, 1, 2, 3, 4, 33, &a) == -1,
+	ok(ins4(&t, 1, 2, 3, 4, 33, &a) == -CWG_EINVAL &&
+		   rm4(&t, 1, 2, 3, 4, 33, &a) == -CWG_EINVAL,
 	   "v4 cidr 33 rejected");
 	ip6(x, "20010db8000000000000000000000000");
-	ok(cwg_allowedips_insert(&t, 6, x, 129, &a) == -1 &&
-		   cwg_allowedips_insert(&t, 5, x, 8, &a) == -1 &&
-		   cwg_allowedips_remove(&t, 7, x, 8, &a) == -1 &&
+	ok(cwg_allowedips_insert(&t, 6, x, 129, &a) == -CWG_EINVAL &&
+		   cwg_allowedips_insert(&t, 5, x, 8, &a) == -CWG_EINVAL &&
+		   cwg_allowedips_remove(&t, 7, x, 8, &a) == -CWG_EINVAL &&
 		   !cwg_allowedips_lookup(&t, 5, x),
 	   "v6 cidr 129 and unknown families rejected");
 
@@ -315,15 +316,17 @@ static void test_directed(void)
 	/* Out of memory: a failed insert changes nothing. */
 	cwg_allowedips_init(&t);
 	fail_next = 0;
-	ok(ins4(&t, 10, 0, 0, 0, 8, &a) == -2 && t.nodes == 0 && !a.head,
+	ok(ins4(&t, 10, 0, 0, 0, 8, &a) == -CWG_ENOMEM && t.nodes == 0 &&
+		   !a.head,
 	   "insert into empty trie: -2 on OOM, nothing changed");
 	ins4(&t, 10, 0, 0, 0, 8, &a);
 	fail_next = 0;
-	ok(ins4(&t, 10, 1, 0, 0, 16, &b) == -2 && t.nodes == 1 &&
+	ok(ins4(&t, 10, 1, 0, 0, 16, &b) == -CWG_ENOMEM && t.nodes == 1 &&
 		   lk4(&t, 10, 1, 0, 0) == &a && !b.head,
 	   "leaf growing a child: -2 on OOM, nothing changed");
 	fail_next = 1;
-	ok(ins4(&t, 10, 1, 0, 0, 16, &b) == -2 && t.nodes == 1 && !b.head,
+	ok(ins4(&t, 10, 1, 0, 0, 16, &b) == -CWG_ENOMEM && t.nodes == 1 &&
+		   !b.head,
 	   "second allocation failing: -2, no leak");
 	ok(live_allocs == 1, "one live allocation for one node");
 	ins4(&t, 10, 1, 0, 0, 16, &b);
@@ -624,7 +627,7 @@ static void test_random(int fail_rate, long ops_per_family, bool stride)
 			ret = cwg_allowedips_insert(&t, fam, a, (uint8_t)cidr,
 						    &owners[owner]);
 			normalize(a, fam, cidr);
-			if (ret == -2 && fail_rate)
+			if (ret == -CWG_ENOMEM && fail_rate)
 				oom++;
 			else if (ret != 0)
 				ret_bad++;
