@@ -6,6 +6,7 @@
 
 #include "crypto/crypto.h"
 #include "fuzz.h"
+#include "../tests/common/splitmix.h"
 
 static char fuzz_failure_msg[512];
 
@@ -50,15 +51,5 @@ void fuzz_rng_fill(void *ctx, uint8_t *buf, size_t len)
 {
 	struct fuzz_rng *r = ctx;
 
-	while (len) {
-		uint64_t z = (r->s += 0x9e3779b97f4a7c15ULL);
-		size_t n = len < 8 ? len : 8;
-
-		z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-		z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-		z ^= z >> 31;
-		memcpy(buf, &z, n);
-		buf += n;
-		len -= n;
-	}
+	splitmix64_fill(&r->s, buf, len);
 }

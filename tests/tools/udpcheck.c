@@ -38,6 +38,7 @@
 #include <unistd.h>
 
 #include "tools.h"
+#include "../common/splitmix.h"
 
 #define MAX_LEN 65507
 #define MIN_LEN 8
@@ -47,13 +48,10 @@ struct params {
 	uint32_t count, maxlen, burst;
 };
 
-/* splitmix64 of a value: the content generator. */
+/* The content generator. */
 static uint64_t mix(uint64_t z)
 {
-	z += 0x9e3779b97f4a7c15ULL;
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
+	return splitmix64_mix(z);
 }
 
 static uint32_t dgram_len(const struct params *pr, uint32_t i)

@@ -12,11 +12,12 @@
 #include "crypto/crypto.h"
 #include "linux/platform.h"
 #include "tap.h"
+#include "../common/splitmix.h"
 
 #define SEC 1000000000ULL
 #define MS 1000000ULL
 
-/* splitmix64: a seeded, reproducible stream per device. */
+/* A seeded, reproducible stream per device. */
 struct rng {
 	uint64_t s;
 };
@@ -24,17 +25,7 @@ static void rng_fill(void *ctx, uint8_t *buf, size_t len)
 {
 	struct rng *r = ctx;
 
-	while (len) {
-		uint64_t z = (r->s += 0x9e3779b97f4a7c15ULL);
-		size_t n = len < 8 ? len : 8;
-
-		z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-		z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-		z ^= z >> 31;
-		memcpy(buf, &z, n);
-		buf += n;
-		len -= n;
-	}
+	splitmix64_fill(&r->s, buf, len);
 }
 
 struct node {

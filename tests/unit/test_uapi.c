@@ -14,6 +14,7 @@
 
 #include "crypto/crypto.h"
 #include "tap.h"
+#include "../common/splitmix.h"
 #include "uapi/uapi.h"
 
 /* ---- a host with a listen port and a fwmark ---- */
@@ -71,12 +72,7 @@ static uint64_t rng_state;
 
 static uint64_t rnd(void)
 {
-	/* splitmix64 */
-	uint64_t z = (rng_state += 0x9e3779b97f4a7c15ULL);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
+	return splitmix64_next(&rng_state);
 }
 
 static void rnd_bytes(uint8_t *p, size_t n)
