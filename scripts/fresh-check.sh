@@ -247,8 +247,9 @@ test_summary() {
 	say "test: skipped scripts and test points:"
 	grep -E '# SKIP' "$log" | sort | uniq -c | sed 's/^/  /' |
 		tee -a "$SUMMARY" || say "  none"
-	grep -E 'fuzz|Done [0-9]+ runs' "$log" | tail -n 4 | sed 's/^/  /' |
-		tee -a "$SUMMARY" || true
+	say "test: fuzzing:"
+	grep -E '^fuzz(_[a-z]+)?: ' "$log" | grep -v ': running for' |
+		sed 's/^/  /' | tee -a "$SUMMARY" || say "  no fuzz run"
 }
 
 for s in "${steps[@]}"; do
