@@ -190,6 +190,7 @@ phase() {
 	local mbps min_mbps pings ws_med ws_max st burst
 
 	: >"$j.wgset"
+	sleep 2 # a load state left by the phase before lapses after 1 s
 	cwg_stats "$ifb" "$j.s0"
 	if [[ $flood == 1 ]]; then
 		rate=$((FLOOD_N / (DURATION + 1)))
@@ -200,7 +201,6 @@ phase() {
 			-t $((DURATION + 5)) -d "$ATK_DST" -p "$PORT_B" \
 			-S "$ATK_SRC" -N "$NSRC" -k "$PUB_B" >"$j.flood" 2>&1 &
 		fl_pid=$!
-		sleep 1 # the load state settles
 	fi
 	if [[ $wgset == 1 ]]; then
 		wgset_loop "$ifb" "$j.wgset" &
