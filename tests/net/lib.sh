@@ -24,6 +24,17 @@ fi
 
 set -u -o pipefail
 
+# Knobs for one script: NET_KNOBS_NN="NAME=VALUE ..." sets each variable
+# for tests/net/NN-*.sh alone, before it reads its knobs. For the knobs
+# whose name several scripts give different meanings and defaults
+# (CYCLES, UDP_COUNT), when a run (scripts/test.sh's sanitizer passes)
+# scales them down.
+t_knobs=NET_KNOBS_$(basename "$0" | cut -d- -f1)
+for t_kv in ${!t_knobs:-}; do
+	if [[ $t_kv == [A-Z_]*=* ]]; then export "$t_kv"; fi
+done
+unset t_knobs t_kv
+
 NET_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO_DIR=$(cd "$NET_DIR/../.." && pwd)
 WG_RUN_DIR=/var/run/wireguard
