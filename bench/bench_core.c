@@ -14,7 +14,7 @@
 
 #include "core/peer.h"
 #include "crypto/crypto.h"
-#include "linux/platform.h"
+#include "linux/pool.h"
 
 static double now_s(void)
 {

@@ -23,7 +23,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "core/device.h"
+#include <cwg/cwg.h>
 
 /* ---- provided by the host (fuzz_platform.c or the unit test) ---- */
 

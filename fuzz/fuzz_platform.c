@@ -14,9 +14,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/platform.h"
+#include "base.h"
 #include "fuzz.h"
-#include "linux/platform.h"
+#include "linux/pool.h"
 
 #define FUZZ_PKT_MAGIC 0x70c4e7f0u
 

@@ -18,7 +18,7 @@
 #include <string.h>
 
 #include "fuzz.h"
-#include "uapi/uapi.h"
+#include <cwg/uapi.h>
 
 struct fua_host {
 	uint16_t port;

@@ -14,7 +14,7 @@
 #
 # The project's sources are compiled here with the same sanitizer and
 # coverage flags as the harnesses (not through the Makefile), and linked
-# with fuzz/fuzz_platform.c instead of src/linux/platform.c: see that file
+# with fuzz/fuzz_platform.c instead of src/posix/pkt.c: see that file
 # for why. New corpus entries go to fuzz/build/corpus/<target>/ (not the
 # committed seeds); a crash lands in fuzz/build/artifacts/<target>/ and
 # makes this script exit non-zero. Save a crash that is fixed as a
@@ -29,7 +29,7 @@ OUT=fuzz/build
 ALL_TARGETS="receive send uapi allowedips"
 SAN="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer"
 # 8-bit allowed-IPs lookup tables: the same code, cheap to rebuild per input.
-BASE="-std=c11 -D_GNU_SOURCE -DCWG_DEBUG_LOCKS -DCWG_ALLOWEDIPS_STRIDE_BITS=8 -Isrc -Ifuzz -O1 -g -pthread $SAN"
+BASE="-std=c11 -D_GNU_SOURCE -DCWG_DEBUG_LOCKS -DCWG_ALLOWEDIPS_STRIDE_BITS=8 -Iinclude -Isrc -Ifuzz -O1 -g -pthread $SAN"
 WARN="-Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes"
 
 mode=run
@@ -75,7 +75,7 @@ objname() { echo "$OUT/obj/$(echo "$1" | tr / _ | sed 's/\.c$/.o/')"; }
 
 LIB_OBJS=
 build_lib() {
-	for f in src/core/*.c src/crypto/*.c src/uapi/*.c src/linux/platform.c; do
+	for f in src/core/*.c src/crypto/*.c src/uapi/*.c src/posix/host.c src/lib.c; do
 		o=$(objname "$f")
 		# Other people's warnings must not stop the fuzzing.
 		compile "$f" "$o" -fsanitize=fuzzer-no-link $WARN -Wno-error ||

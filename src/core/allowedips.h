@@ -12,7 +12,7 @@
 #ifndef CWG_ALLOWEDIPS_H
 #define CWG_ALLOWEDIPS_H
 
-#include "platform.h"
+#include "../base.h"
 
 struct cwg_allowedips_node;
 

@@ -8,7 +8,7 @@
 #define CWG_COOKIE_H
 
 #include "../crypto/crypto.h"
-#include "device.h"
+#include <cwg/cwg.h>
 
 
 /* Our side: checks mac1/mac2 of handshake messages sent to us and makes

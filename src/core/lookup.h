@@ -12,7 +12,7 @@
 #ifndef CWG_LOOKUP_H
 #define CWG_LOOKUP_H
 
-#include "platform.h"
+#include "../base.h"
 
 uint64_t cwg_siphash24(const uint64_t key[2], const uint8_t *in, size_t len);
 

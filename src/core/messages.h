@@ -8,7 +8,7 @@
 #define CWG_MESSAGES_H
 
 #include "../crypto/crypto.h"
-#include "device.h"
+#include <cwg/cwg.h>
 
 /* Whitepaper section 6 (timers and limits), with the Linux module's
  * names. */

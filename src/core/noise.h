@@ -17,7 +17,7 @@
 #ifndef CWG_NOISE_H
 #define CWG_NOISE_H
 
-#include "platform.h"
+#include "../base.h"
 
 /* The running chaining key and handshake hash, plus what each side keeps
  * between messages. Wiped by cwg_noise_state_wipe. */

@@ -1,14 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The core's internal structures and the functions its files share. Only
- * src/core and white-box tests include this; hosts use device.h.
+ * src/core and white-box tests include this; hosts use <cwg/cwg.h>.
  */
 #ifndef CWG_PEER_H
 #define CWG_PEER_H
 
 #include "allowedips.h"
 #include "cookie.h"
-#include "device.h"
+#include <cwg/cwg.h>
 #include "lookup.h"
 #include "messages.h"
 #include "noise.h"

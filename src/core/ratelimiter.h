@@ -10,7 +10,7 @@
 #ifndef CWG_RATELIMITER_H
 #define CWG_RATELIMITER_H
 
-#include "device.h"
+#include <cwg/cwg.h>
 
 #define CWG_RATELIMIT_PER_SECOND 20
 #define CWG_RATELIMIT_BURST 5

@@ -7,7 +7,7 @@
 #ifndef CWG_REPLAY_H
 #define CWG_REPLAY_H
 
-#include "platform.h"
+#include "../base.h"
 
 #define CWG_REPLAY_BITS 8192
 #define CWG_REPLAY_WORDS (CWG_REPLAY_BITS / 64)

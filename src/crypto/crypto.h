@@ -5,13 +5,15 @@
  * BLAKE2s) plus what libcrypto lacks, written here by hand: HChaCha20 (for
  * XChaCha20-Poly1305 cookie replies) and the WireGuard KDF composition.
  *
- * This header must stay freestanding-clean: it includes only the core's
- * platform header.
+ * This header must stay freestanding-clean: it includes only the public
+ * headers and the freestanding base.
  */
 #ifndef CWG_CRYPTO_H
 #define CWG_CRYPTO_H
 
-#include "../core/platform.h"
+#include <cwg/cwg.h>
+
+#include "../base.h"
 
 #define CWG_AEAD_TAG_LEN 16
 #define CWG_XAEAD_NONCE_LEN 24
@@ -86,8 +88,7 @@ void cwg_kdf(uint8_t t0[CWG_HASH_LEN], uint8_t *t1, uint8_t *t2,
 
 /* Constant-time equality: true when the n bytes are equal. */
 bool cwg_ct_equal(const void *a, const void *b, size_t n);
-/* Zero memory in a way the compiler cannot remove. */
-void cwg_wipe(void *p, size_t n);
+/* cwg_wipe: in <cwg/cwg.h>. */
 /* Fill buf from the operating system's CSPRNG. */
 void cwg_random(uint8_t *buf, size_t len);
 /* Wipe and free the calling thread's library contexts, which hold the last

@@ -31,11 +31,11 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "core/device.h"
-#include "linux/order.h"
-#include "linux/tun.h"
-#include "linux/udp.h"
-#include "linux/uapi_server.h"
+#include <cwg/cwg.h>
+#include "order.h"
+#include "tun.h"
+#include "udp.h"
+#include "uapi_server.h"
 
 /* Data threads per direction, at most. Counters follow the send order,
  * but a batch taken later may be opened before an earlier one: with at

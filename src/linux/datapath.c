@@ -13,10 +13,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "linux/daemon.h"
-#include "linux/log.h"
-#include "linux/offload.h"
-#include "linux/platform.h"
+#include "daemon.h"
+#include "log.h"
+#include "offload.h"
+#include "pool.h"
 
 /* epoll tags in the data threads' sets: 0 and 1 are the UDP sockets. */
 #define TAG_STOP 2

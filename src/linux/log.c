@@ -6,7 +6,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "linux/log.h"
+#include "log.h"
 
 static enum cwg_log_level level = CWG_LOG_ERROR;
 static bool requested;

@@ -26,12 +26,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "core/device.h"
-#include "crypto/crypto.h"
-#include "linux/daemon.h"
-#include "linux/log.h"
-#include "linux/platform.h"
-#include "linux/sandbox.h"
+#include <cwg/cwg.h>
+#include "daemon.h"
+#include "log.h"
+#include "pool.h"
+#include "sandbox.h"
 
 #define CWG_VERSION "0.1.0"
 /* Timers: the core wants a tick at least every 100 ms. */
@@ -313,6 +312,8 @@ static int run(struct cwg_daemon *d, int uapi_fd, const char *path,
 		cwg_log_error("Failed to allocate the packet pool");
 		goto out;
 	}
+	/* The core's buffers come from the pool from now on. */
+	cwg_set_pkt_allocator(&cwg_pool_allocator);
 	d->dev = cwg_device_new(NULL, NULL);
 	if (!d->dev) {
 		cwg_log_error("Failed to create the device: out of memory");
@@ -374,7 +375,7 @@ out_udp:
 	cwg_uapi_server_stop(&d->uapi);
 	cwg_udp_close(&d->udp);
 	cwg_device_free(d->dev); /* wipes keys */
-	cwg_crypto_thread_cleanup(); /* and the main thread's cipher state */
+	cwg_thread_cleanup(); /* and the main thread's cipher state */
 	d->dev = NULL;
 out:
 	if (d->uapi.listen_fd >= 0) {

@@ -2,8 +2,28 @@
 #include <errno.h>
 #include <string.h>
 
-#include "core/platform.h"
-#include "linux/offload.h"
+#include "offload.h"
+
+/* Network byte order, unaligned. */
+static uint16_t cwg_get_be16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] << 8 | p[1]);
+}
+static uint32_t cwg_get_be32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
+	       (uint32_t)p[2] << 8 | p[3];
+}
+static void cwg_put_be16(uint8_t *p, uint16_t v)
+{
+	p[0] = (uint8_t)(v >> 8);
+	p[1] = (uint8_t)v;
+}
+static void cwg_put_be32(uint8_t *p, uint32_t v)
+{
+	cwg_put_be16(p, (uint16_t)(v >> 16));
+	cwg_put_be16(p + 2, (uint16_t)v);
+}
 
 #define IPPROTO_TCP_ 6
 #define IPPROTO_UDP_ 17

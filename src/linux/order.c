@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-#include "linux/order.h"
+#include "order.h"
 
 void cwg_order_init(struct cwg_order *o)
 {

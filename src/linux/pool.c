@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* The packet buffer pool behind cwg_pkt_alloc()/cwg_pkt_free(). */
+/* The daemon's packet buffer pool: what libcwg's cwg_pkt_alloc() and
+ * cwg_pkt_free() hand out once main installs it. */
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -7,9 +8,8 @@
 #include <string.h>
 #include <sys/mman.h>
 
-#include "core/device.h"
-#include "core/platform.h"
-#include "linux/platform.h"
+#include <cwg/cwg.h>
+#include "pool.h"
 
 /*
  * The packet pool. Headers live in their own array and the bytes in one
@@ -145,15 +145,17 @@ uint32_t cwg_pkt_alloc_bulk(struct cwg_pkt **out, uint32_t n,
 	return got;
 }
 
-struct cwg_pkt *cwg_pkt_alloc(void)
+static struct cwg_pkt *pool_alloc(void *ctx)
 {
 	struct cwg_pkt *p;
 
+	(void)ctx;
 	return cwg_pkt_alloc_bulk(&p, 1, 0) ? p : NULL;
 }
 
-void cwg_pkt_free(struct cwg_pkt *p)
+static void pool_free(void *ctx, struct cwg_pkt *p)
 {
+	(void)ctx;
 	if (!p)
 		return;
 	pthread_mutex_lock(&pool.lock);
@@ -179,3 +181,8 @@ void cwg_pkt_free_list(struct cwg_pkt_list *l)
 	}
 	cwg_pkt_list_init(l);
 }
+
+const struct cwg_pkt_allocator cwg_pool_allocator = {
+	.alloc = pool_alloc,
+	.free = pool_free,
+};

@@ -39,10 +39,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "crypto/crypto.h"
-#include "linux/log.h"
-#include "linux/sandbox.h"
-#include "linux/uapi_server.h"
+#include "log.h"
+#include "sandbox.h"
+#include "uapi_server.h"
 
 #ifndef TUNGETDEVNETNS
 #define TUNGETDEVNETNS _IO('T', 227)
@@ -580,11 +579,10 @@ static int sb_preload(void)
 	bool ok;
 
 	tzset();
-	if (cwg_crypto_init())
+	if (cwg_init())
 		return -1;
-	cwg_random(priv, sizeof(priv));
-	cwg_x25519_clamp(priv);
-	ok = cwg_x25519_public(pub, priv);
+	cwg_key_generate(priv);
+	ok = cwg_key_public(pub, priv);
 	cwg_wipe(priv, sizeof(priv));
 	return ok ? 0 : -1;
 }

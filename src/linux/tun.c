@@ -11,8 +11,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "linux/offload.h"
-#include "linux/tun.h"
+#include "offload.h"
+#include "tun.h"
 
 #ifndef TUNGETDEVNETNS
 #define TUNGETDEVNETNS _IO('T', 227)

@@ -10,9 +10,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "crypto/crypto.h"
-#include "linux/log.h"
-#include "linux/uapi_server.h"
+#include "log.h"
+#include "uapi_server.h"
 
 #define READ_CHUNK 4096
 /* Bytes read from one client per wakeup, so a chatty one cannot starve
@@ -308,7 +307,7 @@ static bool client_read(struct cwg_uapi_server *s, struct cwg_uapi_client *c)
 			c->input_done = true;
 			break;
 		}
-		budget -= CWG_MIN(budget, (size_t)n);
+		budget -= (size_t)n < budget ? (size_t)n : budget;
 		fed = true;
 		c->progress_ns = mono_ns();
 		if (cwg_uapi_feed(c->conn, buf, (size_t)n, &c->out) < 0)

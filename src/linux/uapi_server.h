@@ -16,7 +16,7 @@
 #include <sys/types.h>
 #include <sys/un.h>
 
-#include "uapi/uapi.h"
+#include <cwg/uapi.h>
 
 #define CWG_UAPI_DIR "/var/run/wireguard"
 #define CWG_UAPI_MAX_CLIENTS 256

@@ -7,10 +7,10 @@
 
 #include <netinet/udp.h>
 
-#include "linux/log.h"
-#include "linux/offload.h"
-#include "linux/platform.h"
-#include "linux/udp.h"
+#include "log.h"
+#include "offload.h"
+#include "pool.h"
+#include "udp.h"
 
 #ifndef UDP_SEGMENT
 #define UDP_SEGMENT 103

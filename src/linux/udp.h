@@ -20,7 +20,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
-#include "core/device.h"
+#include <cwg/cwg.h>
 
 #define CWG_UDP_BATCH 64
 /* Datagrams one cwg_udp_send round hands to one sendmmsg. */

@@ -28,7 +28,7 @@
  * lock is not held between feed calls, the current peer is remembered by
  * its public key and looked up again each time the lock is retaken.
  */
-#include "uapi/uapi.h"
+#include <cwg/uapi.h>
 
 #include <arpa/inet.h>
 #include <stdio.h>

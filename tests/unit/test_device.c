@@ -10,7 +10,7 @@
 #include "core/messages.h"
 #include "core/peer.h"
 #include "crypto/crypto.h"
-#include "linux/platform.h"
+#include "linux/pool.h"
 #include "tap.h"
 #include "../common/splitmix.h"
 

@@ -19,7 +19,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "linux/platform.h"
+#include "linux/pool.h"
 #include "tap.h"
 
 /* The harnesses, built into this test as they are into the fuzzers. */

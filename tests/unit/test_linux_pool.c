@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "linux/platform.h"
+#include "linux/pool.h"
 #include "tap.h"
 
 #define POOL 64
@@ -63,6 +63,8 @@ int main(void)
 	int distinct = 1, fresh = 1, bad = 0;
 
 	ok(cwg_pkt_pool_init(POOL) == 0, "pool of %d buffers", POOL);
+	/* As the daemon does: libcwg's cwg_pkt_alloc now takes from it. */
+	cwg_set_pkt_allocator(&cwg_pool_allocator);
 	ok(cwg_pkt_pool_init(POOL + 1) != 0, "a second size is refused");
 	ok(cwg_pkt_pool_size() == POOL, "size reported");
 	ok(cwg_pkt_pool_available() == POOL, "all free at start");

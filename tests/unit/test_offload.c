@@ -10,7 +10,7 @@
 
 #include "tap.h"
 
-#include "core/platform.h"
+#include "base.h"
 #include "linux/offload.h"
 
 #define MAXPKT 65600

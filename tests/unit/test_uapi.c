@@ -15,7 +15,7 @@
 #include "crypto/crypto.h"
 #include "tap.h"
 #include "../common/splitmix.h"
-#include "uapi/uapi.h"
+#include <cwg/uapi.h>
 
 /* ---- a host with a listen port and a fwmark ---- */
 

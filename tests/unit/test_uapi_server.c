@@ -23,7 +23,7 @@
 
 #include "crypto/crypto.h"
 #include "tap.h"
-#include "uapi/uapi.h"
+#include <cwg/uapi.h>
 
 /* The server and the log are daemon objects, not in libcwg: built in here,
  * as test_fuzz_regressions.c does with the fuzz targets. */

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Linux host extras beyond src/core/platform.h: the packet buffer pool.
+ * The daemon's packet buffer pool, behind libcwg's cwg_pkt_alloc and
+ * cwg_pkt_free once installed (cwg_set_pkt_allocator(&cwg_pool_allocator)).
  *
  * The pool is a fixed number of fixed-size buffers carved out of one
  * anonymous mapping at start-up, so the data path never calls malloc and
@@ -9,10 +10,10 @@
  * core's header and tag room. Only the pages actually written become
  * resident, so a 1420-byte MTU costs about one page per buffer in use.
  */
-#ifndef CWG_LINUX_PLATFORM_H
-#define CWG_LINUX_PLATFORM_H
+#ifndef CWG_LINUX_POOL_H
+#define CWG_LINUX_POOL_H
 
-#include "core/device.h"
+#include <cwg/cwg.h>
 
 /* 65535-byte plaintext + header before + padding and tag after, rounded. */
 #define CWG_PKT_BUF_SIZE (65536 + 64)
@@ -36,5 +37,7 @@ uint32_t cwg_pkt_alloc_bulk(struct cwg_pkt **out, uint32_t n,
 			    uint32_t reserve);
 /* Frees every packet on the list (one lock round trip) and empties it. */
 void cwg_pkt_free_list(struct cwg_pkt_list *l);
+
+extern const struct cwg_pkt_allocator cwg_pool_allocator;
 
 #endif

@@ -15,10 +15,11 @@
 #ifndef CWG_UAPI_H
 #define CWG_UAPI_H
 
-#include <stddef.h>
-#include <stdint.h>
+#include <cwg/cwg.h>
 
-#include "core/device.h"
+#ifdef __cplusplus
+extern "C" {
+#endif
 
 /* Settings that belong to the host, not the core. */
 struct cwg_uapi_host {
@@ -36,13 +37,13 @@ struct cwg_uapi_buf {
 	size_t len;
 	size_t cap;
 };
-void cwg_uapi_buf_free(struct cwg_uapi_buf *b);
+CWG_EXPORT void cwg_uapi_buf_free(struct cwg_uapi_buf *b);
 
 struct cwg_uapi_conn;
 
-struct cwg_uapi_conn *cwg_uapi_conn_new(struct cwg_device *dev,
+CWG_EXPORT struct cwg_uapi_conn *cwg_uapi_conn_new(struct cwg_device *dev,
 					const struct cwg_uapi_host *host);
-void cwg_uapi_conn_free(struct cwg_uapi_conn *c);
+CWG_EXPORT void cwg_uapi_conn_free(struct cwg_uapi_conn *c);
 
 /*
  * Feed bytes received from the client; responses are appended to out.
@@ -51,11 +52,15 @@ void cwg_uapi_conn_free(struct cwg_uapi_conn *c);
  * Secrets are wiped from the connection's line buffer after use.
  */
 #define CWG_UAPI_MAX_LINE 4096
-int cwg_uapi_feed(struct cwg_uapi_conn *c, const char *data, size_t len,
+CWG_EXPORT int cwg_uapi_feed(struct cwg_uapi_conn *c, const char *data, size_t len,
 		  struct cwg_uapi_buf *out);
 
 /* One whole exchange, for tests and fuzzers: feed request, return 0/-1. */
-int cwg_uapi_request(struct cwg_device *dev, const struct cwg_uapi_host *host,
+CWG_EXPORT int cwg_uapi_request(struct cwg_device *dev, const struct cwg_uapi_host *host,
 		     const char *request, size_t len, struct cwg_uapi_buf *out);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -1,14 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The host side of src/core/platform.h for Linux user space: pthread locks
- * and calloc-backed configuration memory. The packet buffers are in
- * pool.c (the fuzzers bring their own).
+ * libcwg's POSIX host for <cwg/platform.h>: pthread locks and
+ * calloc-backed configuration memory. The packet buffers are in pkt.c
+ * (the fuzzers bring their own).
  */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "core/platform.h"
+#include "../base.h"
 
 /*
  * The opaque storage holds the pthread object and, for CWG_DEBUG_LOCKS,
