@@ -135,7 +135,8 @@ SAN_ENV := $(TSAN_NOASLR) env TSAN_OPTIONS=$(TSAN_OPTS) \
 	UBSAN_OPTIONS=log_path=$(SAN_LOG):print_stacktrace=1:halt_on_error=1 \
 	CWG_THREADS=$(or $(CWG_THREADS),2)
 endif
-check: all
+# api-check first: it builds examples/wgping, which tests/net/94 runs.
+check: all api-check
 	rm -f $(SAN_LOG).*
 	$(SAN_ENV) IMPL=$(abspath $(BUILD)/cwg) prove -v $(TEST_BINS) $(sort $(wildcard tests/net/[0-9]*.sh))
 	@if ls $(SAN_LOG).* >/dev/null 2>&1; then \
