@@ -392,6 +392,16 @@ CWG_EXPORT void cwg_peer_set_endpoint(struct cwg_peer *peer,
 /* Read lock is enough: forget the sticky source address (the host saw it
  * vanish); the next packet leaves from wherever routing says. */
 CWG_EXPORT void cwg_peer_clear_endpoint_src(struct cwg_peer *peer);
+/*
+ * No lock (it takes the read lock): forget the sticky source address of
+ * each of the n peers named (pointers taken from output packets' ->peer:
+ * peers removed since are skipped, never followed), or of every peer
+ * when peers is NULL. For a host that saw a source address vanish, or
+ * rebound its sockets.
+ */
+CWG_EXPORT void cwg_device_forget_sources(struct cwg_device *dev,
+					  const struct cwg_peer *const *peers,
+					  uint32_t n);
 /* 0 turns it off; turning it on sends a keepalive at the next tick. */
 CWG_EXPORT void cwg_peer_set_persistent_keepalive(struct cwg_peer *peer,
 						  uint16_t secs);

@@ -376,6 +376,25 @@ void cwg_peer_clear_endpoint_src(struct cwg_peer *peer)
 	cwg_mutex_unlock(&peer->lock);
 }
 
+void cwg_device_forget_sources(struct cwg_device *dev,
+			       const struct cwg_peer *const *peers, uint32_t n)
+{
+	struct cwg_peer *p;
+	uint32_t i;
+
+	cwg_rwlock_rdlock(&dev->cfg_lock);
+	for (p = dev->first; p; p = p->next) {
+		for (i = 0; peers && i < n && peers[i] != p; i++)
+			;
+		if (peers && i == n)
+			continue;
+		cwg_mutex_lock(&p->lock);
+		cwg_peer_forget_src(p);
+		cwg_mutex_unlock(&p->lock);
+	}
+	cwg_rwlock_unlock(&dev->cfg_lock);
+}
+
 void cwg_peer_set_persistent_keepalive(struct cwg_peer *peer, uint16_t secs)
 {
 	cwg_mutex_lock(&peer->lock);

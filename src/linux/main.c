@@ -101,11 +101,7 @@ static int host_set_listen_port(void *ctx, uint16_t port)
 		/* Replies from a socket on another port: the source
 		 * addresses learned on the old one may no longer apply,
 		 * as the kernel reasons too. */
-		cwg_device_cfg_rdlock(d->dev);
-		for (struct cwg_peer *p = cwg_device_first_peer(d->dev); p;
-		     p = cwg_peer_next(p))
-			cwg_peer_clear_endpoint_src(p);
-		cwg_device_cfg_unlock(d->dev);
+		cwg_device_forget_sources(d->dev, NULL, 0);
 	}
 	return 0;
 }

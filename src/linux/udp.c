@@ -733,17 +733,10 @@ static void udp_clear_stale(struct cwg_device *dev, struct cwg_peer **peers,
 		return;
 	cwg_log_verbose("sticky source refused (%s): %u sends resent from "
 			"the routing's choice", strerror(err), n);
-	/* The packets were built before we took the lock: a peer removed
-	 * since then must not be touched, so look each one up again. */
-	cwg_device_cfg_rdlock(dev);
-	for (struct cwg_peer *p = cwg_device_first_peer(dev); p;
-	     p = cwg_peer_next(p))
-		for (uint32_t i = 0; i < n; i++)
-			if (peers[i] == p) {
-				cwg_peer_clear_endpoint_src(p);
-				break;
-			}
-	cwg_device_cfg_unlock(dev);
+	/* The packets were built before: the core looks the peers up again,
+	 * since pkt->peer is no reference. */
+	cwg_device_forget_sources(dev, (const struct cwg_peer *const *)peers,
+				  n);
 }
 
 void cwg_udp_send(struct cwg_udp *u, struct cwg_udp_io *io,

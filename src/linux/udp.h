@@ -7,9 +7,10 @@
  * Locking: udp->lock (a pthread rwlock) protects fd[], port and fwmark.
  * The data threads hold it for reading only around their socket calls;
  * rebinding and fwmark changes hold it for writing just long enough to
- * swap descriptors. Never held while calling into the core; when both are
- * needed the device's cfg lock comes first (the UAPI calls our rebind
- * while it holds the cfg write lock).
+ * swap descriptors. Never held while calling into the core. The UAPI
+ * drops the device's cfg write lock before it calls our rebind or fwmark
+ * change (uapi.c: the data threads, which take its read side, must keep
+ * going meanwhile), so neither lock is ever taken inside the other.
  */
 #ifndef CWG_LINUX_UDP_H
 #define CWG_LINUX_UDP_H
