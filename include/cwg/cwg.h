@@ -267,6 +267,10 @@ CWG_EXPORT void cwg_device_set_mtu(struct cwg_device *dev, uint32_t mtu);
 CWG_EXPORT void cwg_device_set_handshake_backlog(struct cwg_device *dev,
 						 uint32_t backlog,
 						 uint64_t now);
+/* Whether a datagram is a handshake initiation or response, the
+ * messages that cost a Diffie-Hellman: what a host counts for the
+ * backlog above. Reads at most the first 4 bytes; any thread. */
+CWG_EXPORT bool cwg_datagram_is_handshake(const uint8_t *data, size_t len);
 /* A snapshot of the counters (each read atomically); any thread. */
 CWG_EXPORT void cwg_device_get_stats(struct cwg_device *dev,
 				     struct cwg_device_stats *st);

@@ -371,6 +371,13 @@ static void receive_cookie_reply(struct cwg_device *dev, struct cwg_pkt *pkt,
 		cwg_drop_pkt(dev, pkt, CWG_DROP_HANDSHAKE_INVALID);
 }
 
+bool cwg_datagram_is_handshake(const uint8_t *data, size_t len)
+{
+	uint32_t type = cwg_msg_type(data, len);
+
+	return type == CWG_MSG_INITIATION || type == CWG_MSG_RESPONSE;
+}
+
 /* A handshake message of a valid type: its length, then its handler. */
 static void receive_handshake(struct cwg_device *dev, struct cwg_pkt *pkt,
 			      uint32_t type, uint64_t now, struct cwg_out *out)

@@ -72,6 +72,9 @@ struct cwg_daemon {
 	struct cwg_worker rx[CWG_MAX_DATA_THREADS];
 	struct cwg_order tx_order;
 	struct cwg_order rx_order;
+	/* Each UDP socket's handshake backlog (cwg_backlog_note), under
+	 * rx_order's in lock. */
+	uint32_t hs_backlog[2];
 	/* Coalesced TUN writes and the packets they held, summed by the RX
 	 * threads as they end, for the exit log. */
 	uint64_t rx_tcp_writes, rx_tcp_segs, rx_udp_writes, rx_udp_segs;

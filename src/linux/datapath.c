@@ -364,13 +364,6 @@ out:
 	return NULL;
 }
 
-static bool is_handshake(const struct cwg_pkt *p)
-{
-	/* Initiations and responses are what cost a DH each. */
-	return p->len >= 4 && (p->data[0] == 1 || p->data[0] == 2) &&
-	       !p->data[1] && !p->data[2] && !p->data[3];
-}
-
 struct rx_state {
 	struct cwg_udp_io *io;
 	uint8_t *gro_scratch;	/* UDP GRO receive buffers, or NULL */
@@ -384,10 +377,6 @@ struct rx_state {
 	/* Coalesced writes the kernel did not refuse (a full queue drops
 	 * one silently) and the packets they held, for the exit log. */
 	uint64_t tcp_writes, tcp_segs, udp_writes, udp_segs;
-	/* Handshakes seen since the socket was last found drained: while
-	 * every batch comes back full the kernel queue holds more, so this
-	 * running count is the backlog estimate the core's load check uses. */
-	uint32_t hs_backlog;
 };
 
 static void tun_write_all(struct cwg_daemon *d, struct cwg_pkt_list *l)
@@ -564,7 +553,7 @@ static bool rx_batch(struct cwg_daemon *d, struct rx_state *st, int which)
 {
 	struct cwg_pkt_list in;
 	struct cwg_out out;
-	uint32_t got, hs = 0;
+	uint32_t got, hs = 0, backlog = 0;
 	uint64_t now, t;
 	bool full = false;
 
@@ -574,14 +563,16 @@ static bool rx_batch(struct cwg_daemon *d, struct rx_state *st, int which)
 	got = cwg_udp_recv(&d->udp, st->io, which, &in, 32, st->gro_scratch,
 			   &full);
 	t = got ? cwg_order_ticket(&d->rx_order) : CWG_ORDER_NONE;
+	if (got) {
+		for (struct cwg_pkt *p = in.head; p; p = p->next)
+			hs += cwg_datagram_is_handshake(p->data, p->len);
+		backlog = cwg_backlog_note(&d->hs_backlog[which], hs, full);
+	}
 	cwg_order_in_unlock(&d->rx_order);
 	if (!got)
 		return full;
-	for (struct cwg_pkt *p = in.head; p; p = p->next)
-		hs += is_handshake(p);
-	st->hs_backlog = full ? st->hs_backlog + hs : hs;
 	now = cwg_now_ns();
-	cwg_device_set_handshake_backlog(d->dev, st->hs_backlog, now);
+	cwg_device_set_handshake_backlog(d->dev, backlog, now);
 	cwg_out_init(&out);
 	cwg_device_receive(d->dev, &in, now, &out);
 	cwg_pkt_free_list(&in);

@@ -26,6 +26,7 @@
 #define CWG_LINUX_ORDER_H
 
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #define CWG_ORDER_NONE UINT64_MAX
@@ -47,5 +48,22 @@ uint64_t cwg_order_ticket(struct cwg_order *o);
 /* Returns once every earlier ticket is done. */
 void cwg_order_wait(struct cwg_order *o, uint64_t t);
 void cwg_order_done(struct cwg_order *o, uint64_t t);
+
+/*
+ * The handshake backlog of one UDP socket, shared by the RX threads that
+ * read it: handshake messages taken since the socket was last found
+ * drained. While every batch comes back full the kernel queue holds
+ * more, so the running count is what the core's load check
+ * (cwg_device_set_handshake_backlog) compares with its threshold. One
+ * count per socket, not per thread: two threads splitting a flood each
+ * saw half of it. Updated under the RX order's in lock, where the batch
+ * is taken, so the batches count in the order the socket gave them.
+ */
+static inline uint32_t cwg_backlog_note(uint32_t *backlog, uint32_t hs,
+					bool full)
+{
+	*backlog = full ? *backlog + hs : hs;
+	return *backlog;
+}
 
 #endif
