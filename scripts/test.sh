@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # The test command (README): install what is missing, then
-#   1. build and run every test (make check): unit tests, and as root the
+#   1. build and run every test (make check): unit tests, the public
+#      API's tests and examples built against an installed libcwg with
+#      pkg-config alone (make api-check), the library's ABI against the
+#      stored one (make abi-check), and as root the
 #      network tests in tests/net/ against wg, wg-quick and wireguard-go;
 #   2. the same tests again with everything built under ASan+UBSan
 #      (make check SANITIZE=address,undefined), with smaller transfers, a
@@ -19,6 +22,7 @@ scripts/deps.sh
 
 make -j2
 make check
+make abi-check
 
 make -j2 SANITIZE=address,undefined
 BYTES=${SAN_BYTES:-33554432} REF_BYTES=${SAN_REF_BYTES:-8388608} \
