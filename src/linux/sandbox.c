@@ -292,21 +292,21 @@ static const char *sb_arch_name(uint32_t arch)
 
 /*
  * Such a call is trapped rather than killed outright, so that the daemon
- * can say which one it was where its log goes: a daemon dead of SIGSYS
- * with nothing on its stderr leaves only an audit record in the kernel
+ * can say which one it was where its log goes (stderr, or syslog for a
+ * daemon; log.c sends from a signal handler too): a daemon dead of SIGSYS
+ * with nothing in its log leaves only an audit record in the kernel
  * log, if that. The handler then dies the way the filter used to kill:
  * it installs, on its own thread, a last filter that kills the process
  * on any call and repeats the trapped one, so the kernel still logs the
  * call (actions_logged has kill_process by default) and the exit status
  * is still SIGSYS's. The forbidden call itself never runs.
  */
-static bool sb_trap_say;
 static char sb_trap_head[96];
 static size_t sb_trap_head_len;
 static const char sb_trap_tail[] =
 	" is not on the allow-list: the process stops. CWG_SANDBOX=log "
 	"lets it run on and has the kernel log each such call; please "
-	"report it.\n";
+	"report it.";
 
 static struct sock_filter sb_kill_all[] = {
 	BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS),
@@ -330,19 +330,16 @@ static void sb_on_sigsys(int sig, siginfo_t *si, void *uc)
 	struct sigaction dfl = { .sa_handler = SIG_DFL };
 	char num[12], *n = sb_utoa(num + sizeof(num), (unsigned int)
 				  si->si_syscall);
+	struct iovec iov[] = {
+		{ sb_trap_head, sb_trap_head_len },
+		{ n, (size_t)(num + sizeof(num) - n) },
+		{ (void *)sb_trap_tail, sizeof(sb_trap_tail) - 1 },
+	};
 
 	(void)uc;
 	if (si->si_code != SB_SYS_SECCOMP)
 		goto die; /* a plain kill -SYS */
-	if (sb_trap_say) {
-		struct iovec iov[] = {
-			{ sb_trap_head, sb_trap_head_len },
-			{ n, (size_t)(num + sizeof(num) - n) },
-			{ (void *)sb_trap_tail, sizeof(sb_trap_tail) - 1 },
-		};
-
-		(void)!writev(STDERR_FILENO, iov, 3);
-	}
+	cwg_log_error_async(iov, 3);
 	if (!syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &last))
 		syscall(si->si_syscall, 0, 0, 0, 0, 0, 0);
 	/* Only if the kernel refused the last filter: SIGSYS, unhandled,
@@ -358,9 +355,8 @@ static int sb_trap_install(uint32_t arch)
 				.sa_flags = SA_SIGINFO };
 	int n;
 
-	sb_trap_say = cwg_log_level() >= CWG_LOG_ERROR;
 	n = snprintf(sb_trap_head, sizeof(sb_trap_head),
-		     "cwg: sandbox: %s system call ", sb_arch_name(arch));
+		     "sandbox: %s system call ", sb_arch_name(arch));
 	sb_trap_head_len = n > 0 ? (size_t)n : 0;
 	sigemptyset(&sa.sa_mask);
 	return sigaction(SIGSYS, &sa, NULL) ? -errno : 0;
@@ -376,7 +372,8 @@ static int sb_trap_install(uint32_t arch)
  * Names unknown on an architecture are skipped.
  */
 static const char *const sb_allow[] = {
-	/* descriptors we hold: TUN, UDP, UAPI clients, epoll, event fds */
+	/* descriptors we hold: TUN, UDP, UAPI clients, epoll, event fds,
+	 * the syslog socket */
 	"read", "write", "readv", "writev", "close",
 	"recvfrom", "sendto", "recvmsg", "sendmsg", "recvmmsg", "sendmmsg",
 	"accept4", "bind", "getsockname", "getsockopt", "shutdown",
@@ -496,6 +493,26 @@ static int sb_seccomp(uint32_t arch)
 			if (r)
 				goto fail;
 		}
+	}
+	/*
+	 * The syslog socket (log.c): an AF_UNIX datagram socket, connected
+	 * to /dev/log before this filter, that sends with the calls above.
+	 * It alone may connect again, to reach a syslog daemon restarted
+	 * with a new socket: the rule matches all 64 bits of the argument,
+	 * so a number with high bits set, which the kernel would cut down
+	 * to this descriptor, does not pass. A connect, like a sendmsg
+	 * with an address (which no filter can look into), may name
+	 * another datagram socket in the file system, which Landlock does
+	 * not guard either: a subverted daemon could write to journald's
+	 * native socket, say, whose lines it could forge through /dev/log
+	 * anyway. The socket rules above let no second one be made.
+	 */
+	if (cwg_log_syslog_fd() >= 0) {
+		what = "connect rule";
+		r = seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(connect), 1,
+				     SB_EQ(0, cwg_log_syslog_fd()));
+		if (r)
+			goto fail;
 	}
 	/* Threads, never processes. clone3 passes its flags in memory,
 	 * out of the filter's sight: ENOSYS makes glibc fall back to

@@ -6,7 +6,7 @@
  * CAP_NET_BIND_SERVICE (rebinding to a port below 1024), may remove files
  * only in the UAPI directory (Landlock, where the kernel has it), and runs
  * under a seccomp allow-list that kills the whole process on anything
- * else, after naming the call on stderr: no exec, no fork, no sockets but
+ * else, after naming the call in its log: no exec, no fork, no sockets but
  * UDP, no ioctls but the few the data path and MTU tracking use. open()
  * and setns() fail with an error instead, because code we do not own (the
  * C library) or code that can live without them (tun.c's namespace

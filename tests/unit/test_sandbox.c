@@ -11,15 +11,21 @@
  * that name, and each listed call the architecture lacks has its
  * replacement listed. Then, where this host runs the filter: a call the
  * list forgets is named on stderr before the process dies of SIGSYS, and
- * CWG_SANDBOX=log lets the process run on.
+ * CWG_SANDBOX=log lets the process run on. Last, a daemon's syslog under
+ * the filter: lines get through, also to a syslog socket that was
+ * replaced meanwhile (connect() again), and so does the forgotten call's
+ * name.
  */
 #include <dlfcn.h>
+#include <errno.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -101,7 +107,7 @@ static const struct {
  * other than the default): a multiplexed form would need another rule. */
 static const char *const ruled[] = {
 	"ioctl", "fcntl", "setsockopt", "socket", "clone", "clone3",
-	"tgkill", "prctl", "setns", "seccomp",
+	"tgkill", "prctl", "setns", "seccomp", "connect",
 };
 
 static bool real(uint32_t arch, const char *name)
@@ -257,6 +263,109 @@ static void test_forgotten_call(void)
 	   (unsigned int)st);
 }
 
+static int sink_at(const char *at)
+{
+	struct sockaddr_un a = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+	snprintf(a.sun_path, sizeof(a.sun_path), "%s", at);
+	unlink(at);
+	if (fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
+		close(fd);
+		fd = -1;
+	}
+	return fd;
+}
+
+/* Whether the sink holds a datagram containing what, within a second. */
+static bool sink_has(int fd, const char *what)
+{
+	struct timeval tv = { .tv_sec = 1 };
+	char buf[1024];
+	ssize_t n;
+
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	while ((n = recv(fd, buf, sizeof(buf) - 1, 0)) > 0) {
+		buf[n] = '\0';
+		if (strstr(buf, what))
+			return true;
+		diag("syslog: '%s'", buf);
+	}
+	return false;
+}
+
+/*
+ * A child logs to syslog at a socket of ours, enters the filter, waits
+ * for the socket to be replaced (a syslog daemon's restart), logs a line
+ * and calls getppid, which is not on the list.
+ */
+static void test_syslog(void)
+{
+	char dir[] = "/tmp/cwg-test-sandbox.XXXXXX", at[96], want[64];
+	int go[2], ready[2], sink, sink2 = -1, st = -1;
+	char c = 0;
+	pid_t pid;
+
+	if (!mkdtemp(dir)) {
+		ok(0, "mkdtemp: %s", strerror(errno));
+		return;
+	}
+	snprintf(at, sizeof(at), "%s/log", dir);
+	sink = sink_at(at);
+	if (sink < 0 || pipe(go) || pipe(ready)) {
+		ok(0, "syslog sink at %s: %s", at, strerror(errno));
+		return;
+	}
+	fflush(stdout);
+	pid = fork();
+	if (pid == 0) {
+		/* The parent's end only: closing it must free the socket. */
+		close(sink);
+		cwg_log_init("t");
+		sb_mode = SB_ON;
+		if (cwg_log_open_syslog(at) ||
+		    prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) ||
+		    sb_seccomp(seccomp_arch_native()))
+			_exit(3);
+		cwg_log_detach();
+		cwg_log_error("under the filter");
+		if (write(ready[1], "r", 1) != 1 || read(go[0], &c, 1) != 1)
+			_exit(4);
+		cwg_log_error("to the new socket");
+		syscall(SYS_getppid);
+		_exit(0);
+	}
+	close(ready[1]);
+	close(go[0]);
+	if (pid > 0 && read(ready[0], &c, 1) == 1) {
+		ok(sink_has(sink, ": t: under the filter"),
+		   "syslog under the filter: a line gets through");
+		close(sink);
+		sink = -1;
+		sink2 = sink_at(at);
+		ok(sink2 >= 0 && write(go[1], "g", 1) == 1 &&
+		   sink_has(sink2, ": t: to the new socket"),
+		   "... and to a new syslog socket, reconnecting");
+		snprintf(want, sizeof(want), " system call %d is not on the "
+			 "allow-list", (int)SYS_getppid);
+		ok(sink_has(sink2, want), "... and the forgotten call's name");
+	} else {
+		ok(0, "the child got ready");
+	}
+	close(go[1]);
+	close(ready[0]);
+	if (pid > 0)
+		waitpid(pid, &st, 0);
+	ok(st != -1 && WIFSIGNALED(st) && WTERMSIG(st) == SIGSYS,
+	   "... before dying of SIGSYS (status %#x)", (unsigned int)st);
+	if (sink >= 0)
+		close(sink);
+	if (sink2 >= 0)
+		close(sink2);
+	unlink(at);
+	rmdir(dir);
+}
+
 int main(void)
 {
 	if (!libseccomp_open()) {
@@ -264,9 +373,10 @@ int main(void)
 		return 0;
 	}
 	test_archs();
-	if (sb_filter_fits(seccomp_arch_native()))
+	if (sb_filter_fits(seccomp_arch_native())) {
 		test_forgotten_call();
-	else
+		test_syslog();
+	} else
 		diag("no filter on this architecture, none to run");
 	return done_testing();
 }
