@@ -9,9 +9,10 @@
  * finishes setting up (device, UDP sockets, threads) while the parent
  * waits on a pipe, and the parent exits 0 only once the child says it is
  * ready, 1 otherwise. Errors before that point reach the caller's stderr.
- * Afterwards the daemon keeps stderr (and stdout) only when LOG_LEVEL was
- * set, as wireguard-go does, so `$(cwg wg0 2>&1)` does not hang on a pipe
- * the daemon holds open.
+ * The child logs to syslog from the fork on (log.c), and afterwards points
+ * stdout and stderr to /dev/null, so `$(cwg wg0 2>&1)` does not hang on a
+ * pipe the daemon holds open. Only where there is no syslog socket does
+ * it keep them, when LOG_LEVEL was set, as wireguard-go does.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -23,6 +24,7 @@
 #include <sys/eventfd.h>
 #include <sys/signalfd.h>
 #include <sys/timerfd.h>
+#include <syslog.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -238,14 +240,17 @@ static void tell_parent(int *fd, char c)
 	*fd = -1;
 }
 
-/* The daemon's stdio after start-up, wireguard-go's rule. null was
- * opened before the sandbox, which forbids open(). */
+/* The daemon's stdio after start-up: its log goes to syslog, or where
+ * there is none, to the stderr it keeps when LOG_LEVEL was set
+ * (wireguard-go's rule). null was opened before the sandbox, which
+ * forbids open(). */
 static void detach_stdio(int null)
 {
 	if (null < 0)
 		return;
+	cwg_log_detach();
 	dup2(null, STDIN_FILENO);
-	if (!cwg_log_requested()) {
+	if (!cwg_log_requested() || cwg_log_syslog_fd() >= 0) {
 		dup2(null, STDOUT_FILENO);
 		dup2(null, STDERR_FILENO);
 	}
@@ -495,6 +500,8 @@ int main(int argc, char **argv)
 		}
 		close(pipefd[0]);
 		setsid();
+		/* Before the sandbox, which allows no new socket. */
+		cwg_log_open_syslog(_PATH_LOG);
 	}
 	return run(d, uapi_fd, path, pipefd[1]);
 }

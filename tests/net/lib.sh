@@ -198,6 +198,18 @@ require_tools() {
 	done
 }
 
+# A daemonized cwg logs to syslog where /dev/log answers. The daemons the
+# tests start must not write to the host's syslog, and the tests that read
+# their log find it on stderr: in the command's own mount namespace (ip
+# netns exec makes one, a slave of the host's), /dev/null covers
+# /dev/log, which then refuses connections, and the daemon falls back to
+# stderr. 85-syslog.sh sets T_DEVLOG=keep to reach its own /dev/log.
+T_DEVLOG=${T_DEVLOG:-hide}
+t_devlog() {
+	[[ $T_DEVLOG == keep ]] ||
+		printf '%s' 'if [[ -e /dev/log ]]; then mount --bind /dev/null /dev/log || exit 1; fi;'
+}
+
 # wgquick_prepare: $T_TMP/bin gets a byte-identical copy of the stock
 # wg-quick beside an ip(8) wrapper that refuses only `ip link add ... type
 # wireguard` (wg-quick puts its own directory first in PATH, so a wrapper
@@ -231,7 +243,7 @@ WRAPPER
 # to $T_TMP/wg-quick.$1.log: the daemon it starts inherits wg-quick's
 # stdout, and a pipe would stay open for the daemon's life.
 wgq() {
-	ip netns exec "$(ns a)" bash -c "$HIDE_MOD exec \"\$@\"" _ \
+	ip netns exec "$(ns a)" bash -c "$(t_devlog) $HIDE_MOD exec \"\$@\"" _ \
 		env PATH="$T_TMP/bin:$PATH" WG_QUICK_USERSPACE_IMPLEMENTATION="$IMPL_PATH" \
 		LOG_LEVEL="${LOG_LEVEL:-error}" timeout 30 "$T_TMP/bin/wg-quick" "$@" \
 		>"$T_TMP/wg-quick.$1.log" 2>&1 </dev/null
@@ -398,13 +410,15 @@ daemon_pid() {
 
 # start_impl TAG IFACE [BINARY]: start BINARY (default IMPL) the default
 # (daemonizing) way in namespace TAG and wait up to 5 s for its interface and
-# socket.  Sets START_PID.  LOG_LEVEL is passed through (default error).
+# socket.  Sets START_PID.  LOG_LEVEL is passed through (default error);
+# the log is in $T_TMP/IFACE.log (see t_devlog).
 start_impl() {
 	local tag=$1 ifc=$2 bin=${3:-$IMPL_PATH} rc
 	START_PID=""
 	# Never capture the output with $(...): the daemonized child may keep
 	# the pipe open for its whole life.
-	timeout 10 ip netns exec "$(ns "$tag")" env LOG_LEVEL="${LOG_LEVEL:-error}" \
+	timeout 10 ip netns exec "$(ns "$tag")" bash -c "$(t_devlog) exec \"\$@\"" _ \
+		env LOG_LEVEL="${LOG_LEVEL:-error}" \
 		"$bin" "$ifc" >"$T_TMP/$ifc.log" 2>&1 </dev/null
 	rc=$?
 	if [[ $rc -ne 0 ]]; then
