@@ -91,8 +91,15 @@ struct cwg_endpoint {
 	uint8_t family;	  /* 0 (unset), 4 or 6 */
 	uint16_t port;	  /* host order */
 	uint8_t addr[16];
-	/* The local address the peer's packet arrived on, used as the source
-	 * of replies (sticky source); all zeros means "let routing choose". */
+	/* IPv6 only: the interface index addr is reached through, as in
+	 * sockaddr_in6's sin6_scope_id (what a link-local address needs);
+	 * 0 none. It belongs to addr: set with it (from the UAPI's
+	 * "[fe80::1%eth0]:port", from a received packet's source) and kept
+	 * when the sticky source below is forgotten. */
+	uint32_t scope_id;
+	/* The local address the peer's packet arrived on, and its
+	 * interface, used as the source of replies (sticky source); all
+	 * zeros means "let routing choose". */
 	uint8_t src_addr[16];
 	uint32_t src_ifindex;
 };
@@ -389,12 +396,13 @@ CWG_EXPORT uint32_t cwg_device_peer_count(struct cwg_device *dev);
 /* Write lock, for all of these. psk NULL or all zeros: none. */
 CWG_EXPORT void cwg_peer_set_preshared_key(struct cwg_peer *peer,
 					   const uint8_t *psk);
-/* Where to send until the peer is heard from elsewhere (roaming); the
- * sticky source is forgotten. */
+/* Where to send until the peer is heard from elsewhere (roaming): family,
+ * port, addr and (IPv6) scope_id; the sticky source is forgotten. */
 CWG_EXPORT void cwg_peer_set_endpoint(struct cwg_peer *peer,
 				      const struct cwg_endpoint *ep);
 /* Read lock is enough: forget the sticky source address (the host saw it
- * vanish); the next packet leaves from wherever routing says. */
+ * vanish); the next packet leaves from wherever routing says, to the same
+ * address and scope_id. */
 CWG_EXPORT void cwg_peer_clear_endpoint_src(struct cwg_peer *peer);
 /*
  * No lock (it takes the read lock): forget the sticky source address of

@@ -351,6 +351,8 @@ void cwg_peer_set_endpoint(struct cwg_peer *peer, const struct cwg_endpoint *ep)
 	peer->endpoint.family = ep->family;
 	peer->endpoint.port = ep->port;
 	cwg_memcpy(peer->endpoint.addr, ep->addr, 16);
+	if (ep->family == 6)
+		peer->endpoint.scope_id = ep->scope_id;
 	cwg_mutex_unlock(&peer->lock);
 }
 
@@ -362,6 +364,8 @@ void cwg_peer_set_endpoint_from(struct cwg_peer *peer,
 		peer->endpoint = *ep;
 }
 
+/* The destination's scope_id stays: it names the link to the peer's
+ * address, not ours, and a link-local peer is unreachable without it. */
 void cwg_peer_forget_src(struct cwg_peer *peer)
 {
 	cwg_lock_assert_held(&peer->lock);

@@ -59,10 +59,9 @@ int cwg_endpoint_to_sockaddr(const struct cwg_endpoint *ep,
 		sa->in6.sin6_family = AF_INET6;
 		sa->in6.sin6_port = htons(ep->port);
 		memcpy(&sa->in6.sin6_addr, ep->addr, 16);
-		/* A link-local peer is only reachable through the interface
-		 * its packets came in on. */
-		if (v6_is_linklocal(ep->addr))
-			sa->in6.sin6_scope_id = ep->src_ifindex;
+		/* The link a link-local peer is on; the kernel ignores it for
+		 * other addresses. */
+		sa->in6.sin6_scope_id = ep->scope_id;
 		*len = sizeof(sa->in6);
 		return 0;
 	}
@@ -87,7 +86,8 @@ int cwg_endpoint_from_sockaddr(struct cwg_endpoint *ep,
 		ep->family = 6;
 		ep->port = ntohs(s->sin6_port);
 		memcpy(ep->addr, &s->sin6_addr, 16);
-		ep->src_ifindex = s->sin6_scope_id;
+		/* the arrival interface for a link-local source, else 0 */
+		ep->scope_id = s->sin6_scope_id;
 		return 0;
 	}
 	return -EAFNOSUPPORT;
@@ -531,6 +531,7 @@ static bool ep_same(const struct cwg_endpoint *a, const struct cwg_endpoint *b)
 {
 	return a->family == b->family && a->port == b->port &&
 	       !memcmp(a->addr, b->addr, sizeof(a->addr)) &&
+	       a->scope_id == b->scope_id &&
 	       !memcmp(a->src_addr, b->src_addr, sizeof(a->src_addr)) &&
 	       a->src_ifindex == b->src_ifindex;
 }

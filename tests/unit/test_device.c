@@ -738,6 +738,101 @@ static void test_roaming_and_filter(void)
 	node_free(&b);
 }
 
+/*
+ * A peer on a link-local address: the endpoint's scope_id (its link)
+ * comes with the packet it roams by, and stays when the sticky source is
+ * forgotten, by the host or by the timers after 15 s without an answer:
+ * without it a packet to fe80::... has no way out.
+ */
+static bool ep_is_ll(const struct cwg_endpoint *ep,
+		     const struct cwg_endpoint *want, bool with_src)
+{
+	return ep->family == 6 && ep->port == want->port &&
+	       !memcmp(ep->addr, want->addr, 16) &&
+	       ep->scope_id == want->scope_id &&
+	       (with_src ? !memcmp(ep->src_addr, want->src_addr, 16) &&
+				   ep->src_ifindex == want->src_ifindex :
+			   all_zero(ep->src_addr, 16) && !ep->src_ifindex);
+}
+
+static void test_linklocal_scope(void)
+{
+	struct node a, b;
+	struct cwg_endpoint ll = { .family = 6, .port = 51821,
+				   .addr = { 0xfe, 0x80, [15] = 2 },
+				   .scope_id = 3,
+				   .src_addr = { 0xfe, 0x80, [15] = 1 },
+				   .src_ifindex = 3 };
+	struct cwg_endpoint v4 = { .family = 4, .port = 1,
+				   .addr = { 192, 0, 2, 9 }, .scope_id = 5 };
+	struct cwg_peer_info info;
+	struct cwg_pkt *p;
+	int inits = 0, good = 0;
+
+	setup(&a, &b, false);
+	send_from(&a, &b, 0);
+	pump(&a, &b, NULL, NULL);
+	count_tun(&b);
+	send_from(&a, &b, 1);
+	deliver(&a, &b, &ll, NULL, NULL);
+	ok(count_tun(&b) == 1 && ep_is_ll(&b.peer->endpoint, &ll, true),
+	   "a packet from fe80::2%%3 to fe80::1%%3 is the endpoint: scope 3, "
+	   "sticky source fe80::1 on 3");
+
+	cwg_device_cfg_rdlock(b.dev);
+	cwg_peer_clear_endpoint_src(b.peer);
+	cwg_peer_get_info(b.peer, &info);
+	cwg_device_cfg_unlock(b.dev);
+	ok(ep_is_ll(&info.endpoint, &ll, false),
+	   "forgetting its sticky source keeps its scope (scope %u)",
+	   info.endpoint.scope_id);
+
+	send_from(&a, &b, 2);
+	deliver(&a, &b, &ll, NULL, NULL);
+	count_tun(&b);
+	cwg_device_forget_sources(b.dev, NULL, 0);
+	ok(ep_is_ll(&b.peer->endpoint, &ll, false),
+	   "so does forgetting every peer's");
+
+	/* B sends, A never answers: 15 s on, B forgets the source and
+	 * starts a handshake, which must still go to fe80::2%3. */
+	send_from(&a, &b, 3);
+	deliver(&a, &b, &ll, NULL, NULL);
+	count_tun(&b);
+	send_from(&b, &a, 0);
+	ok(b.wire.count == 1 && type_of(b.wire.head) == CWG_MSG_DATA &&
+		   ep_is_ll(&b.wire.head->ep, &ll, true),
+	   "B's data goes to fe80::2%%3 from its sticky source");
+	free_list(&b.wire);
+	now += CWG_KEEPALIVE_TIMEOUT_NS + CWG_REKEY_TIMEOUT_NS + SEC;
+	tick(&b);
+	for (p = b.wire.head; p; p = p->next) {
+		if (type_of(p) != CWG_MSG_INITIATION)
+			continue;
+		inits++;
+		good += ep_is_ll(&p->ep, &ll, false);
+	}
+	ok(inits == 1 && good == 1,
+	   "15 s unanswered: the initiation goes to fe80::2%%3, source "
+	   "forgotten (%d of %d)", good, inits);
+	free_list(&b.wire);
+
+	/* Configuration: the scope is the caller's, and IPv4 has none. */
+	cwg_device_cfg_lock(b.dev);
+	ll.scope_id = 9;
+	cwg_peer_set_endpoint(b.peer, &ll);
+	cwg_peer_get_info(b.peer, &info);
+	ok(ep_is_ll(&info.endpoint, &ll, false),
+	   "set_endpoint takes the scope and no sticky source");
+	cwg_peer_set_endpoint(b.peer, &v4);
+	cwg_peer_get_info(b.peer, &info);
+	ok(info.endpoint.family == 4 && info.endpoint.scope_id == 0,
+	   "an IPv4 endpoint has no scope");
+	cwg_device_cfg_unlock(b.dev);
+	node_free(&a);
+	node_free(&b);
+}
+
 /* B's received-bytes counter for A. */
 static uint64_t rx_bytes(struct node *n)
 {
@@ -1211,6 +1306,7 @@ int main(void)
 	test_simultaneous();
 	test_malformed();
 	test_roaming_and_filter();
+	test_linklocal_scope();
 	test_batched_run();
 	test_deferred_flush();
 	test_endpoint_newest();
