@@ -50,6 +50,13 @@ static int fua_set_mark(void *ctx, uint32_t mark)
 	return 0;
 }
 
+/* One interface, eth0, index 2: a name in an endpoint's zone. */
+static uint32_t fua_ifname_to_index(void *ctx, const char *name)
+{
+	(void)ctx;
+	return strcmp(name, "eth0") ? 0 : 2;
+}
+
 static void fua_host_init(struct cwg_uapi_host *h, struct fua_host *f)
 {
 	memset(f, 0, sizeof(*f));
@@ -58,6 +65,7 @@ static void fua_host_init(struct cwg_uapi_host *h, struct fua_host *f)
 	h->set_listen_port = fua_set_port;
 	h->get_fwmark = fua_get_mark;
 	h->set_fwmark = fua_set_mark;
+	h->ifname_to_index = fua_ifname_to_index;
 }
 
 static const char *const fua_keys[] = {

@@ -464,6 +464,12 @@ static void uapi_seeds(void)
 		  "endpoint=[fe80::1%eth0]:51820\nendpoint=[::ffff:1.2.3.4]:9\n"
 		  "allowed_ip=::ffff:10.0.0.1/128\nallowed_ip=10.0.0.1/33\n\n"
 		  "get=1\n\n");
+	uapi_seed("zones", 0,
+		  "set=1\npublic_key="
+		  "0202020202020202020202020202020202020202020202020202020202020202\n"
+		  "endpoint=[fe80::1%2]:1\nendpoint=[fe80::1%eth1]:2\n"
+		  "endpoint=[2001:db8::1%4294967295]:3\n"
+		  "endpoint=[fe80::2%eth0]:4\n\nget=1\n\n");
 	uapi_seed("get_garbage", 0, "get=1\nx\n");
 	uapi_seed("unknown_op", 0, "hello=1\n\n");
 }

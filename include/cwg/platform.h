@@ -58,6 +58,7 @@ extern "C" {
 #define CWG_ENOENT 2
 #define CWG_ENOMEM 12
 #define CWG_EEXIST 17
+#define CWG_ENODEV 19
 #define CWG_EINVAL 22
 #define CWG_ENOSPC 28
 #define CWG_EADDRINUSE 98

@@ -29,6 +29,14 @@ struct cwg_uapi_host {
 	int (*set_listen_port)(void *ctx, uint16_t port);
 	uint32_t (*get_fwmark)(void *ctx);
 	int (*set_fwmark)(void *ctx, uint32_t mark);
+	/*
+	 * The index of the network interface called name (NUL-terminated,
+	 * any length), in the namespace of the host's UDP sockets, or 0 if
+	 * there is none: for endpoints such as "[fe80::1%eth0]:51820", the
+	 * form `wg` sends. Called without the device's configuration lock.
+	 * NULL: only numeric zones ("%2") are accepted.
+	 */
+	uint32_t (*ifname_to_index)(void *ctx, const char *name);
 };
 
 /* A growable output buffer; the host drains it to the socket. */

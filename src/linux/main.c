@@ -125,6 +125,14 @@ static int host_set_fwmark(void *ctx, uint32_t mark)
 	return r;
 }
 
+/* Zones of endpoints such as "[fe80::1%eth0]:51820", as `wg` sends them. */
+static uint32_t host_ifname_to_index(void *ctx, const char *name)
+{
+	struct cwg_daemon *d = ctx;
+
+	return cwg_udp_ifindex(&d->udp, name);
+}
+
 /* ---- control thread ---- */
 
 static void ctl_tick(struct cwg_daemon *d, struct cwg_udp_io *io)
@@ -340,6 +348,7 @@ static int run(struct cwg_daemon *d, int uapi_fd, const char *path,
 		.set_listen_port = host_set_listen_port,
 		.get_fwmark = host_get_fwmark,
 		.set_fwmark = host_set_fwmark,
+		.ifname_to_index = host_ifname_to_index,
 	};
 	d->uapi.dev = d->dev;
 	d->uapi.host = &d->host;

@@ -396,8 +396,9 @@ static const char *const sb_allow[] = {
 };
 
 /* The ioctls run after start-up: TUN queries and offload switches on
- * our own TUN descriptor, interface queries on the MTU socket. Setters
- * on interfaces (SIOCSIF*) would work with CAP_NET_ADMIN, hence a list. */
+ * our own TUN descriptor, interface queries on the MTU socket and (an
+ * endpoint's zone, SIOCGIFINDEX) on a UDP socket. Setters on interfaces
+ * (SIOCSIF*) would work with CAP_NET_ADMIN, hence a list. */
 static const unsigned long sb_ioctls[] = {
 	TUNGETIFF, TUNGETDEVNETNS, TUNGETFEATURES, TUNSETOFFLOAD,
 	TUNGETVNETHDRSZ, TUNSETVNETHDRSZ,

@@ -3,8 +3,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 
+#include <net/if.h>
 #include <netinet/udp.h>
 
 #include "log.h"
@@ -284,6 +286,28 @@ uint32_t cwg_udp_get_fwmark(struct cwg_udp *u)
 	m = u->fwmark;
 	pthread_rwlock_unlock(&u->lock);
 	return m;
+}
+
+uint32_t cwg_udp_ifindex(struct cwg_udp *u, const char *name)
+{
+	struct ifreq ifr;
+	uint32_t idx = 0;
+	size_t len = strlen(name);
+	int fd;
+
+	if (!len || len >= sizeof(ifr.ifr_name))
+		return 0;
+	memset(&ifr, 0, sizeof(ifr));
+	memcpy(ifr.ifr_name, name, len);
+	/* On one of our own sockets, not if_nametoindex's new one: it must
+	 * be the sockets' namespace, and the sandbox allows no new socket
+	 * but UDP. */
+	pthread_rwlock_rdlock(&u->lock);
+	fd = u->fd[1] >= 0 ? u->fd[1] : u->fd[0];
+	if (fd >= 0 && !ioctl(fd, SIOCGIFINDEX, &ifr) && ifr.ifr_ifindex > 0)
+		idx = (uint32_t)ifr.ifr_ifindex;
+	pthread_rwlock_unlock(&u->lock);
+	return idx;
 }
 
 void cwg_udp_close(struct cwg_udp *u)

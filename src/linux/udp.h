@@ -8,9 +8,10 @@
  * The data threads hold it for reading only around their socket calls;
  * rebinding and fwmark changes hold it for writing just long enough to
  * swap descriptors. Never held while calling into the core. The UAPI
- * drops the device's cfg write lock before it calls our rebind or fwmark
- * change (uapi.c: the data threads, which take its read side, must keep
- * going meanwhile), so neither lock is ever taken inside the other.
+ * drops the device's cfg write lock before it calls our rebind, fwmark
+ * change or interface lookup (uapi.c: the data threads, which take its
+ * read side, must keep going meanwhile), so neither lock is ever taken
+ * inside the other.
  */
 #ifndef CWG_LINUX_UDP_H
 #define CWG_LINUX_UDP_H
@@ -94,6 +95,10 @@ int cwg_udp_bind(struct cwg_udp *u, uint16_t port);
 int cwg_udp_set_fwmark(struct cwg_udp *u, uint32_t mark);
 uint16_t cwg_udp_get_port(struct cwg_udp *u);
 uint32_t cwg_udp_get_fwmark(struct cwg_udp *u);
+/* The index of the interface called name in the sockets' network
+ * namespace (where endpoint scopes apply), or 0: no such interface, a
+ * name too long for one, or no socket. */
+uint32_t cwg_udp_ifindex(struct cwg_udp *u, const char *name);
 void cwg_udp_close(struct cwg_udp *u);
 
 /*

@@ -23,8 +23,9 @@
  * lines are applied under the device's cfg write lock, taken lazily at the
  * first line of a feed call and dropped when the call returns, so a client
  * that stops mid-request holds nothing. The lock is also dropped around the
- * host's listen_port/fwmark callbacks: rebinding sockets may need the data
- * path threads, which take the read side, to make progress. Because the
+ * host's callbacks (listen_port, fwmark, interface names): rebinding
+ * sockets may need the data path threads, which take the read side, to
+ * make progress, and the host's locks are never taken inside it. Because the
  * lock is not held between feed calls, the current peer is remembered by
  * its public key and looked up again each time the lock is retaken.
  */
@@ -223,14 +224,16 @@ static bool parse_port(const char *s, uint16_t *port)
 
 /*
  * "a.b.c.d:port" or "[v6]:port", as Go's netip.ParseAddrPort: no IPv6
- * without brackets, no IPv4 inside them. A zone ("[fe80::1%eth0]:port")
- * is accepted but dropped, since struct cwg_endpoint has no scope id.
+ * without brackets, no IPv4 inside them. An IPv6 address may carry a
+ * zone, "[fe80::1%eth0]:port" or "[fe80::1%2]:port": *zone is then left
+ * pointing at it (NUL-terminated), else NULL.
  */
-static bool parse_endpoint(struct cwg_endpoint *ep, char *s)
+static bool parse_endpoint(struct cwg_endpoint *ep, char *s, char **zone)
 {
 	char *end, *pct;
 
 	memset(ep, 0, sizeof(*ep));
+	*zone = NULL;
 	if (s[0] == '[') {
 		end = strchr(s, ']');
 		if (!end || end[1] != ':')
@@ -241,6 +244,7 @@ static bool parse_endpoint(struct cwg_endpoint *ep, char *s)
 			if (!pct[1])
 				return false;
 			*pct = '\0';
+			*zone = pct + 1;
 		}
 		if (inet_pton(AF_INET6, s + 1, ep->addr) != 1)
 			return false;
@@ -255,6 +259,15 @@ static bool parse_endpoint(struct cwg_endpoint *ep, char *s)
 		return false;
 	ep->family = 4;
 	return parse_port(end + 1, &ep->port);
+}
+
+/* Link-local unicast (fe80::/10), or multicast of interface- or link-local
+ * scope (ff01::/16, ff02::/16 and their flagged forms): the addresses for
+ * which getaddrinfo looks a zone up as an interface name. */
+static bool v6_zone_is_link(const uint8_t a[16])
+{
+	return (a[0] == 0xfe && (a[1] & 0xc0) == 0x80) ||
+	       (a[0] == 0xff && ((a[1] & 0x0f) == 1 || (a[1] & 0x0f) == 2));
 }
 
 /* "addr/cidr" as Go's netip.ParsePrefix: the address family picks the
@@ -424,6 +437,40 @@ static void peer_drop(struct cwg_uapi_conn *c)
 	c->peer_ignored = true;
 }
 
+/*
+ * An endpoint's zone as its scope id, read the way glibc's getaddrinfo
+ * reads what `wg` sends (wg prints endpoints with getnameinfo, which
+ * names the interface of a link-local address): for a link-local
+ * address an interface name first, then for any IPv6 address a decimal
+ * index. The host looks names up, with the cfg lock dropped as around
+ * its other callbacks. 0, -CWG_EINVAL, or -CWG_ENODEV when no interface
+ * has that name (wireguard-go keeps any zone as text, and fails only
+ * when sending; wg itself refuses such a name before it asks).
+ */
+static int endpoint_zone(struct cwg_uapi_conn *c, struct cwg_endpoint *ep,
+			 const char *zone)
+{
+	const struct cwg_uapi_host *h = c->host;
+	bool link = v6_zone_is_link(ep->addr);
+	uint32_t idx = 0;
+	uint64_t v;
+
+	if (link && h && h->ifname_to_index) {
+		cfg_end(c);
+		idx = h->ifname_to_index(h->ctx, zone);
+		cfg_begin(c);
+	}
+	if (!idx) {
+		if (!parse_uint(zone, UINT32_MAX, &v))
+			return link && !(*zone >= '0' && *zone <= '9') ?
+				       -CWG_ENODEV :
+				       -CWG_EINVAL;
+		idx = (uint32_t)v;
+	}
+	ep->scope_id = idx;
+	return 0;
+}
+
 static int set_peer_line(struct cwg_uapi_conn *c, const char *key,
 			 char *value, size_t vlen)
 {
@@ -432,7 +479,8 @@ static int set_peer_line(struct cwg_uapi_conn *c, const char *key,
 	uint8_t psk[32], addr[16];
 	uint8_t cidr;
 	uint64_t v;
-	int family;
+	int family, ret;
+	char *zone;
 	bool del;
 
 	if (!strcmp(key, "allowed_ip")) {
@@ -449,8 +497,15 @@ static int set_peer_line(struct cwg_uapi_conn *c, const char *key,
 		return cwg_peer_add_allowed_ip(c->peer, family, addr, cidr);
 	}
 	if (!strcmp(key, "endpoint")) {
-		if (!parse_endpoint(&ep, value))
+		if (!parse_endpoint(&ep, value, &zone))
 			return -CWG_EINVAL;
+		if (zone) {
+			ret = endpoint_zone(c, &ep, zone);
+			if (ret)
+				return ret;
+			/* the lock may have been dropped: look again */
+			apply = !c->peer_ignored && c->peer;
+		}
 		if (apply)
 			cwg_peer_set_endpoint(c->peer, &ep);
 		return 0;
@@ -539,7 +594,7 @@ static int print_allowed_ip(void *ctx, int family, const uint8_t *addr,
 static bool print_endpoint(struct cwg_uapi_buf *out,
 			   const struct cwg_endpoint *ep)
 {
-	char ip[INET6_ADDRSTRLEN], tmp[INET6_ADDRSTRLEN + 32];
+	char ip[INET6_ADDRSTRLEN], tmp[INET6_ADDRSTRLEN + 48];
 	int n;
 
 	if (ep->family != 4 && ep->family != 6)
@@ -547,8 +602,16 @@ static bool print_endpoint(struct cwg_uapi_buf *out,
 	if (!inet_ntop(ep->family == 4 ? AF_INET : AF_INET6, ep->addr, ip,
 		       sizeof(ip)))
 		return true;
+	/* The zone as a number, not a name: `wg` reads either with
+	 * getaddrinfo and shows the name itself, as it does for the kernel's
+	 * sin6_scope_id, but a name would fail its whole `get` wherever wg
+	 * runs in a namespace without that interface. */
 	if (ep->family == 4)
 		n = snprintf(tmp, sizeof(tmp), "endpoint=%s:%u\n", ip,
+			     (unsigned int)ep->port);
+	else if (ep->scope_id)
+		n = snprintf(tmp, sizeof(tmp), "endpoint=[%s%%%u]:%u\n", ip,
+			     (unsigned int)ep->scope_id,
 			     (unsigned int)ep->port);
 	else
 		n = snprintf(tmp, sizeof(tmp), "endpoint=[%s]:%u\n", ip,

@@ -24,6 +24,11 @@ struct fake_host {
 	uint32_t mark;
 	int port_calls, mark_calls;
 	int port_err; /* what set_listen_port returns */
+	int ifname_calls;
+	/* run by the next ifname lookup, on this device: another client's
+	 * request while the looking-up one holds no lock */
+	const char *ifname_intruder;
+	struct cwg_device *dev;
 };
 
 static uint16_t fh_get_port(void *ctx)
@@ -56,6 +61,27 @@ static int fh_set_mark(void *ctx, uint32_t mark)
 	return 0;
 }
 
+/* Two interfaces: eth0 (2) and vb (7). */
+static uint32_t fh_ifname_to_index(void *ctx, const char *name)
+{
+	struct fake_host *h = ctx;
+	struct cwg_uapi_buf out = { 0 };
+	const char *intruder = h->ifname_intruder;
+
+	h->ifname_calls++;
+	if (intruder) {
+		h->ifname_intruder = NULL;
+		cwg_uapi_request(h->dev, NULL, intruder, strlen(intruder),
+				 &out);
+		cwg_uapi_buf_free(&out);
+	}
+	if (!strcmp(name, "eth0"))
+		return 2;
+	if (!strcmp(name, "vb"))
+		return 7;
+	return 0;
+}
+
 static void host_init(struct cwg_uapi_host *uh, struct fake_host *fh)
 {
 	memset(fh, 0, sizeof(*fh));
@@ -64,6 +90,7 @@ static void host_init(struct cwg_uapi_host *uh, struct fake_host *fh)
 	uh->set_listen_port = fh_set_port;
 	uh->get_fwmark = fh_get_mark;
 	uh->set_fwmark = fh_set_mark;
+	uh->ifname_to_index = fh_ifname_to_index;
 }
 
 /* ---- helpers ---- */
@@ -331,17 +358,6 @@ static void test_basic(void)
 		free(r);
 	}
 
-	/* An endpoint with a zone is accepted; the zone is dropped. */
-	snprintf(req_s, sizeof(req_s),
-		 "set=1\npublic_key=%s\nendpoint=[fe80::1%%eth0]:65535\n\n",
-		 pk2h);
-	r = req(dev, &uh, req_s, &ret);
-	ok(!strcmp(r, "errno=0\n\n"), "endpoint with zone id accepted");
-	free(r);
-	r = get(dev, &uh);
-	ok(has_line(r, "endpoint=[fe80::1]:65535"), "printed without zone");
-	free(r);
-
 	/* The host refuses the port: its errno is the reply. */
 	fh.port_err = -CWG_EADDRINUSE;
 	ok(set_errno(dev, &uh, "listen_port=22\n\n") == -98,
@@ -360,6 +376,144 @@ static void test_basic(void)
 	ok(set_errno(dev, NULL, "listen_port=65536\n\n") == -22,
 	   "no host: bad listen_port still rejected");
 
+	cwg_device_free(dev);
+}
+
+/* ---- endpoint zones ---- */
+
+/* The endpoint line get prints for the one peer pkh, or "" */
+static void endpoint_line(struct cwg_device *dev,
+			  const struct cwg_uapi_host *h, char *out, size_t n)
+{
+	char *r = get(dev, h), *e = strstr(r, "\nendpoint=");
+
+	out[0] = '\0';
+	if (e)
+		snprintf(out, n, "%.*s", (int)strcspn(e + 1, "\n"), e + 1);
+	free(r);
+}
+
+/*
+ * "[fe80::1%eth0]:port" is what `wg` sends for a link-local endpoint (it
+ * prints with getnameinfo, which names the interface); a number is what
+ * it sends when the index names none, and for other addresses. The scope
+ * is kept and printed back as a number, which wg's getaddrinfo reads and
+ * its getnameinfo shows by name, as for the kernel.
+ */
+static void test_zones(void)
+{
+	struct cwg_device *dev = cwg_device_new(NULL, NULL);
+	struct cwg_uapi_host uh, bare;
+	struct fake_host fh;
+	uint8_t pk[32];
+	char pkh[65], body[512], line[128];
+	size_t i;
+	static const struct {
+		const char *set, *printed;
+	} good[] = {
+		{ "[fe80::1%eth0]:65535", "[fe80::1%2]:65535" },
+		{ "[fe80::1%vb]:1", "[fe80::1%7]:1" },
+		{ "[fe80::1%7]:1", "[fe80::1%7]:1" },
+		{ "[fe80::1%0042]:1", "[fe80::1%42]:1" },
+		{ "[fe80::1%4294967295]:1", "[fe80::1%4294967295]:1" },
+		{ "[fe80::1%0]:1", "[fe80::1]:1" },
+		{ "[febf::1%eth0]:1", "[febf::1%2]:1" },
+		{ "[ff02::1%eth0]:1", "[ff02::1%2]:1" },
+		/* the kernel keeps a scope on any IPv6 address, and wg
+		 * prints it (as a number: getnameinfo names only the link
+		 * scopes' interfaces) */
+		{ "[2001:db8::1%3]:51820", "[2001:db8::1%3]:51820" },
+		{ "[fe80::1]:2", "[fe80::1]:2" },
+	};
+	static const struct {
+		const char *set;
+		int err;
+	} bad[] = {
+		{ "[fe80::1%nosuch]:1", -19 },
+		{ "[fe80::1%eth0x]:1", -19 },
+		{ "[fe80::1%4294967296]:1", -22 },
+		{ "[fe80::1%-1]:1", -19 },
+		{ "[fe80::1%]:1", -22 },
+		/* names only where getaddrinfo looks them up */
+		{ "[2001:db8::1%eth0]:1", -22 },
+		{ "[fec0::1%eth0]:1", -22 },
+		{ "192.0.2.1%eth0:1", -22 },
+		{ "192.0.2.1%2:1", -22 },
+	};
+
+	host_init(&uh, &fh);
+	fh.dev = dev;
+	rnd_pubkey(pk);
+	keyhex(pkh, pk);
+	for (i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		char want[128];
+		int e;
+
+		snprintf(body, sizeof(body), "public_key=%s\nendpoint=%s\n\n",
+			 pkh, good[i].set);
+		e = set_errno(dev, &uh, body);
+		endpoint_line(dev, &uh, line, sizeof(line));
+		snprintf(want, sizeof(want), "endpoint=%s", good[i].printed);
+		ok(e == 0 && !strcmp(line, want), "endpoint=%s -> %s (%d, %s)",
+		   good[i].set, good[i].printed, e, line);
+	}
+	ok(set_errno(dev, &uh, "public_key=0000000000000000000000000000000000"
+			       "000000000000000000000000000000\n\n") == 0,
+	   "a second peer");
+	snprintf(body, sizeof(body), "public_key=%s\nendpoint=[fe80::9%%vb]:9\n\n",
+		 pkh);
+	ok(set_errno(dev, &uh, body) == 0, "the peer at [fe80::9%%vb]:9");
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		int e;
+
+		snprintf(body, sizeof(body), "public_key=%s\nendpoint=%s\n\n",
+			 pkh, bad[i].set);
+		e = set_errno(dev, &uh, body);
+		endpoint_line(dev, &uh, line, sizeof(line));
+		ok(e == bad[i].err && !strcmp(line, "endpoint=[fe80::9%7]:9"),
+		   "endpoint=%s -> errno=%d, endpoint unchanged (%d, %s)",
+		   bad[i].set, bad[i].err, e, line);
+	}
+	fh.ifname_calls = 0;
+	snprintf(body, sizeof(body), "public_key=%s\nendpoint=[2001:db8::1%%2]:1\n"
+		 "endpoint=[fe80::1%%12]:1\n\n", pkh);
+	set_errno(dev, &uh, body);
+	ok(fh.ifname_calls == 1,
+	   "names looked up for link-local zones only (%d lookups)",
+	   fh.ifname_calls);
+
+	/* A host that cannot look names up takes numbers only. */
+	bare = uh;
+	bare.ifname_to_index = NULL;
+	snprintf(body, sizeof(body), "public_key=%s\nendpoint=[fe80::1%%eth0]:3\n\n",
+		 pkh);
+	ok(set_errno(dev, &bare, body) == -19 &&
+		   set_errno(dev, NULL, body) == -19,
+	   "no lookup: a name is no such device");
+	snprintf(body, sizeof(body), "public_key=%s\nendpoint=[fe80::1%%5]:3\n\n",
+		 pkh);
+	ok(set_errno(dev, NULL, body) == 0, "no lookup: a number is taken");
+	endpoint_line(dev, NULL, line, sizeof(line));
+	ok(!strcmp(line, "endpoint=[fe80::1%5]:3"), "... and printed (%s)",
+	   line);
+
+	/* The lock is dropped for the lookup: a peer removed meanwhile is
+	 * not brought back, and the request goes on. */
+	snprintf(body, sizeof(body), "set=1\npublic_key=%s\nremove=true\n\n",
+		 pkh);
+	fh.ifname_intruder = body;
+	{
+		char s2[512], *r;
+		int ret;
+
+		snprintf(s2, sizeof(s2), "set=1\npublic_key=%s\n"
+			 "endpoint=[fe80::1%%eth0]:4\n"
+			 "persistent_keepalive_interval=9\n\n", pkh);
+		r = req(dev, &uh, s2, &ret);
+		ok(ret == 0 && !strcmp(r, "errno=0\n\n") && peer_count(dev) == 1,
+		   "peer removed during the name lookup stays removed");
+		free(r);
+	}
 	cwg_device_free(dev);
 }
 
@@ -999,8 +1153,19 @@ static void test_roundtrip(uint64_t seed, int rounds)
 				rnd_bytes(a, 16);
 				if (rnd() % 2)
 					memset(a + 4, 0, 8);
+				if (rnd() % 3 == 0) {
+					a[0] = 0xfe;
+					a[1] = 0x80;
+				}
 				inet_ntop(AF_INET6, a, t, sizeof(t));
-				p += sprintf(p, "endpoint=[%s]:%u\n", t,
+				p += sprintf(p, "endpoint=[%s", t);
+				if (rnd() % 2)
+					p += sprintf(p, "%%%u",
+						     (unsigned int)rnd());
+				else if (a[0] == 0xfe && (a[1] & 0xc0) == 0x80 &&
+					 rnd() % 2)
+					p += sprintf(p, "%%vb");
+				p += sprintf(p, "]:%u\n",
 					     (unsigned int)(rnd() % 65536));
 				break;
 			}
@@ -1162,6 +1327,7 @@ int main(void)
 	rng_state = seed;
 	diag("seed %llu", (unsigned long long)seed);
 	test_basic();
+	test_zones();
 	test_errors();
 	test_verbs();
 	test_streaming();
