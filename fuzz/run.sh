@@ -58,7 +58,7 @@ if [ ! -f "$flags_stamp" ] || [ "$(cat "$flags_stamp")" != "$flags" ]; then
 	rm -f "$OUT"/obj/*.o
 	printf '%s\n' "$flags" >"$flags_stamp"
 fi
-newest_hdr=$(ls -t src/*/*.h fuzz/*.h fuzz/run.sh 2>/dev/null | head -n 1)
+newest_hdr=$(ls -t include/cwg/*.h src/*/*.h fuzz/*.h fuzz/run.sh 2>/dev/null | head -n 1)
 
 compile() { # src obj extra-flags...
 	src=$1 obj=$2
