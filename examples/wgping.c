@@ -42,36 +42,10 @@ static uint64_t clock_ns(clockid_t c)
 	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
-static int b64_value(int c)
-{
-	const char *tab = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-			  "0123456789+/";
-	const char *p = c ? strchr(tab, c) : NULL;
-
-	return p ? (int)(p - tab) : -1;
-}
-
-/* A WireGuard key as `wg` writes it: 43 base64 characters and '='. */
+/* A WireGuard key as `wg` writes it. */
 static int parse_key(uint8_t key[32], const char *s)
 {
-	uint32_t acc = 0;
-	int bits = 0, n = 0, i;
-
-	if (strlen(s) != 44 || s[43] != '=')
-		return -1;
-	for (i = 0; i < 43; i++) {
-		int v = b64_value(s[i]);
-
-		if (v < 0)
-			return -1;
-		acc = acc << 6 | (uint32_t)v;
-		bits += 6;
-		if (bits >= 8) {
-			bits -= 8;
-			key[n++] = (uint8_t)(acc >> bits);
-		}
-	}
-	return n == 32 ? 0 : -1;
+	return cwg_key_from_base64(key, s);
 }
 
 /* From a file, or from standard input for "-". */

@@ -465,6 +465,14 @@ CWG_EXPORT void cwg_key_generate(uint8_t priv[CWG_KEY_LEN]);
 CWG_EXPORT bool cwg_key_public(uint8_t pub[CWG_KEY_LEN],
 			       const uint8_t priv[CWG_KEY_LEN]);
 
+/* Keys as `wg` writes them: 43 base64 characters and '='. From text:
+ * 0, or -CWG_EINVAL (key untouched) for anything else; to text: out
+ * gets the 44 characters and a NUL. Any thread. */
+#define CWG_KEY_B64_LEN 44
+CWG_EXPORT int cwg_key_from_base64(uint8_t key[CWG_KEY_LEN], const char *s);
+CWG_EXPORT void cwg_key_to_base64(char out[CWG_KEY_B64_LEN + 1],
+				  const uint8_t key[CWG_KEY_LEN]);
+
 /*
  * Where cwg_pkt_alloc gets buffers. The default allocator recycles
  * buffers of CWG_PKT_DEFAULT_CAP bytes (pages are touched only as

@@ -159,8 +159,11 @@ static struct cwg_pkt *copy_in(const uint8_t *data, size_t len,
 	return p;
 }
 
-int cwg_tunnel_encapsulate(struct cwg_tunnel *t, const uint8_t *pkt,
-			   size_t len, uint64_t now, struct cwg_tunnel_out *out)
+/* One input through the device: a packet for the peer (src NULL) or a
+ * datagram from src. */
+static int feed(struct cwg_tunnel *t, const struct cwg_endpoint *src,
+		const uint8_t *data, size_t len, uint64_t now,
+		struct cwg_tunnel_out *out)
 {
 	struct cwg_device_stats before;
 	struct cwg_pkt_list in;
@@ -169,7 +172,7 @@ int cwg_tunnel_encapsulate(struct cwg_tunnel *t, const uint8_t *pkt,
 
 	cwg_device_get_stats(t->dev, &before);
 	out->drop = CWG_DROP_MAX;
-	p = copy_in(pkt, len, CWG_DATA_TAILROOM);
+	p = copy_in(data, len, src ? 0 : CWG_DATA_TAILROOM);
 	if (!p) {
 		out->drop = CWG_DROP_NO_BUFFER;
 		return CWG_TUNNEL_DROPPED;
@@ -177,34 +180,27 @@ int cwg_tunnel_encapsulate(struct cwg_tunnel *t, const uint8_t *pkt,
 	cwg_pkt_list_init(&in);
 	cwg_pkt_list_append(&in, p);
 	cwg_out_init(&o);
-	cwg_device_send(t->dev, &in, now, &o);
+	if (src) {
+		p->ep = *src;
+		cwg_device_receive(t->dev, &in, now, &o);
+	} else {
+		cwg_device_send(t->dev, &in, now, &o);
+	}
 	take(t, &o);
 	return result(t, &before, out);
+}
+
+int cwg_tunnel_encapsulate(struct cwg_tunnel *t, const uint8_t *pkt,
+			   size_t len, uint64_t now, struct cwg_tunnel_out *out)
+{
+	return feed(t, NULL, pkt, len, now, out);
 }
 
 int cwg_tunnel_decapsulate(struct cwg_tunnel *t,
 			   const struct cwg_endpoint *src, const uint8_t *dgram,
 			   size_t len, uint64_t now, struct cwg_tunnel_out *out)
 {
-	struct cwg_device_stats before;
-	struct cwg_pkt_list in;
-	struct cwg_out o;
-	struct cwg_pkt *p;
-
-	cwg_device_get_stats(t->dev, &before);
-	out->drop = CWG_DROP_MAX;
-	p = copy_in(dgram, len, 0);
-	if (!p) {
-		out->drop = CWG_DROP_NO_BUFFER;
-		return CWG_TUNNEL_DROPPED;
-	}
-	p->ep = *src;
-	cwg_pkt_list_init(&in);
-	cwg_pkt_list_append(&in, p);
-	cwg_out_init(&o);
-	cwg_device_receive(t->dev, &in, now, &o);
-	take(t, &o);
-	return result(t, &before, out);
+	return feed(t, src, dgram, len, now, out);
 }
 
 int cwg_tunnel_update_timers(struct cwg_tunnel *t, uint64_t now,

@@ -169,6 +169,30 @@ static void test_tunnel_errors(void)
 	cwg_tunnel_free(NULL);
 }
 
+/* Keys in wg's text form. */
+static void test_base64(void)
+{
+	uint8_t k[32], back[32], zero[32] = { 0 };
+	char text[CWG_KEY_B64_LEN + 1];
+	const char *zeros = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
+
+	cwg_key_generate(k);
+	cwg_key_to_base64(text, k);
+	ok(strlen(text) == 44 && text[43] == '=' &&
+		   cwg_key_from_base64(back, text) == 0 && !memcmp(k, back, 32),
+	   "a key survives base64 and back");
+	cwg_key_to_base64(text, zero);
+	ok(!strcmp(text, zeros), "32 zero bytes are 43 A's and '='");
+	memcpy(back, k, 32);
+	ok(cwg_key_from_base64(back, "AAAA") == -CWG_EINVAL &&
+		   cwg_key_from_base64(back, "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAB=") == -CWG_EINVAL &&
+		   cwg_key_from_base64(back, "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA*=") == -CWG_EINVAL &&
+		   cwg_key_from_base64(back, "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=x") == -CWG_EINVAL &&
+		   !memcmp(k, back, 32),
+	   "short, padding bits set, a bad character, trailing junk: "
+	   "-EINVAL and the key untouched");
+}
+
 /* The text protocol `wg` speaks, on a device of the device API. */
 static void test_uapi(void)
 {
@@ -208,6 +232,7 @@ int main(void)
 	}
 	test_tunnel();
 	test_tunnel_errors();
+	test_base64();
 	test_uapi();
 	cwg_thread_cleanup();
 	printf("1..%d\n", tests);

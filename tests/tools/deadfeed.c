@@ -45,27 +45,6 @@ static void on_signal(int sig)
 	stop = 1;
 }
 
-/* 32 bytes as 43 base64 characters, '=' and a NUL. */
-static void b64_key(const uint8_t key[32], char out[45])
-{
-	static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-				  "abcdefghijklmnopqrstuvwxyz0123456789+/";
-	uint32_t acc = 0;
-	int bits = 0, n = 0, i;
-
-	for (i = 0; i < 32; i++) {
-		acc = acc << 8 | key[i];
-		bits += 8;
-		while (bits >= 6) {
-			bits -= 6;
-			out[n++] = tab[(acc >> bits) & 63];
-		}
-	}
-	out[n++] = tab[(acc << (6 - bits)) & 63]; /* the last 2 bits */
-	out[n++] = '=';
-	out[n] = '\0';
-}
-
 static int cmd_keys(uint32_t count, uint64_t seed)
 {
 	uint64_t state = seed;
@@ -74,7 +53,7 @@ static int cmd_keys(uint32_t count, uint64_t seed)
 
 	for (uint32_t i = 0; i < count; i++) {
 		splitmix64_fill(&state, key, sizeof(key));
-		b64_key(key, text);
+		cwg_key_to_base64(text, key);
 		if (printf("%s\n", text) < 0)
 			return 1;
 	}

@@ -7,6 +7,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <cwg/cwg.h>
+
 static inline double now_s(void)
 {
 	struct timespec ts;
@@ -15,42 +17,10 @@ static inline double now_s(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static inline int b64_val(int c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	return -1;
-}
-
-/* A WireGuard key: 43 base64 characters and one '='. */
+/* A WireGuard key: 43 base64 characters and one '=' (libcwg parses). */
 static inline int parse_key(const char *s, uint8_t key[32])
 {
-	uint32_t acc = 0;
-	int bits = 0, i, n = 0;
-
-	if (strlen(s) != 44 || s[43] != '=')
-		return -1;
-	for (i = 0; i < 43; i++) {
-		int v = b64_val((unsigned char)s[i]);
-
-		if (v < 0)
-			return -1;
-		acc = acc << 6 | (uint32_t)v;
-		bits += 6;
-		if (bits >= 8) {
-			bits -= 8;
-			key[n++] = (uint8_t)(acc >> bits);
-		}
-	}
-	return n == 32 ? 0 : -1;
+	return cwg_key_from_base64(key, s);
 }
 
 #endif
