@@ -61,7 +61,7 @@ DAEMON_LIB := $(BUILD)/libcwg-daemon.a
 SONAME := libcwg.so.0
 SO := $(BUILD)/$(SONAME)
 
-.PHONY: all check unit-check freestanding install install-stage clean bench demo fuzz abi-check abi-update api-check soak
+.PHONY: all check unit-check freestanding install install-stage clean bench demo fuzz abi-check abi-update api-check soak deb
 all: $(BUILD)/cwg $(SO) $(TEST_BINS) $(BENCH_BINS) $(TOOL_BINS)
 
 $(BUILD)/%.o: %.c $(MAKEFILE_LIST)
@@ -243,6 +243,25 @@ bench: all
 FUZZ_SECONDS ?= 30
 fuzz:
 	FUZZ_SECONDS=$(FUZZ_SECONDS) fuzz/run.sh
+
+# The Debian package (debian/): build/deb/cwg_VERSION_ARCH.deb, checked
+# by lintian. dpkg-buildpackage writes next to the tree it builds, so it
+# builds a copy in build/deb/src. Neither all nor check runs it.
+deb:
+	scripts/deps.sh build deb
+	rm -rf build/deb
+	mkdir -p build/deb/src
+	tar -c --anchored --exclude=./.git --exclude='./build*' . | tar -x -C build/deb/src
+	cd build/deb/src && env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL \
+		dpkg-buildpackage -us -uc -b -Jauto
+	rm -rf build/deb/src
+	@echo "lintian --info --display-info --pedantic build/deb/*.changes"; \
+	lintian --info --display-info --pedantic build/deb/*.changes \
+		>build/deb/lintian.txt; rc=$$?; cat build/deb/lintian.txt; \
+	n() { grep -c "^$$1:" build/deb/lintian.txt; }; \
+	echo "lintian: exit $$rc; tags: $$(n E) errors, $$(n W) warnings," \
+		"$$(n I) info, $$(n P) pedantic"; \
+	echo "deb: $$(ls build/deb/*.deb | grep -v dbgsym)"; exit $$rc
 
 clean:
 	rm -rf $(BUILD)
