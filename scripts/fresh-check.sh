@@ -12,9 +12,17 @@
 # when a kernel image (linux-image-*), initramfs-tools, udev or apparmor
 # got installed: signs of apt following Recommends.
 #
-#   sudo scripts/fresh-check.sh [demo] [test]     (default: both)
+# The deb step checks the Debian package instead: `make deb` builds it on
+# this host from a copy of HEAD (installing the deb profile's packages
+# here if missing) and lintian checks it; then scripts/deb-check.sh, in
+# the fresh root, installs it with apt-get, brings up a tunnel with
+# wg-quick and the packaged cwg, removes and purges it, and checks that
+# nothing of it is left.
+#
+#   sudo scripts/fresh-check.sh [demo] [test] [deb]  (default: demo test)
 #
 # Environment: DEMO_TIMEOUT (s, default 1200), TEST_TIMEOUT (s, 3600),
+# DEB_TIMEOUT (s, 900, the build and the check each),
 # CACHE (/var/cache/cwg-fresh-check), KEEP_ROOT=1 keeps the root for a
 # look afterwards (under the work directory it prints).
 #
@@ -37,6 +45,7 @@ REPO=$(cd "$(dirname "$0")/.." && pwd)
 CACHE=${CACHE:-/var/cache/cwg-fresh-check}
 DEMO_TIMEOUT=${DEMO_TIMEOUT:-1200}
 TEST_TIMEOUT=${TEST_TIMEOUT:-3600}
+DEB_TIMEOUT=${DEB_TIMEOUT:-900}
 KEEP_ROOT=${KEEP_ROOT:-0}
 BASE_TAR=$CACHE/$SUITE-minbase.tar.gz
 # Signs that apt followed Recommends: none of the commands uses these.
@@ -45,8 +54,8 @@ FORBIDDEN='^(linux-image-.*|initramfs-tools|udev|apparmor)$'
 steps=("$@")
 [[ ${#steps[@]} -gt 0 ]] || steps=(demo test)
 for s in "${steps[@]}"; do
-	[[ $s == demo || $s == test ]] || {
-		echo "fresh-check: unknown step '$s' (demo, test)" >&2
+	[[ $s == demo || $s == test || $s == deb ]] || {
+		echo "fresh-check: unknown step '$s' (demo, test, deb)" >&2
 		exit 2
 	}
 done
@@ -110,7 +119,7 @@ cleanup() {
 	if [[ $KEEP_ROOT == 1 ]]; then
 		echo "fresh-check: root kept in $ROOT"
 	else
-		[[ -z $(work_mounts) ]] && rm -rf --one-file-system "$ROOT" "$WORK/base"
+		[[ -z $(work_mounts) ]] && rm -rf --one-file-system "$ROOT" "$WORK/base" "$WORK/deb-src"
 	fi
 	echo "fresh-check: logs and summary in $WORK"
 	exit $rc
@@ -252,6 +261,43 @@ test_summary() {
 		sed 's/^/  /' | tee -a "$SUMMARY" || say "  no fuzz run"
 }
 
+# The package, built here from HEAD's files by `make deb` (lintian
+# included); it and lintian's report are kept in WORK, and a copy goes
+# into the root's /root.
+DEB=""
+build_deb() {
+	local src=$WORK/deb-src log=$LOGS/deb-build.log t0 t1 rc
+	mkdir "$src"
+	git -C "$REPO" archive HEAD | tar -C "$src" -x
+	say ""
+	say "== deb-build (on the host): make deb in a copy of $COMMIT (time limit ${DEB_TIMEOUT}s; log $log)"
+	t0=$(date +%s)
+	set +e
+	timeout -k 30 "$DEB_TIMEOUT" make -C "$src" deb </dev/null >"$log" 2>&1
+	rc=$?
+	set -e
+	t1=$(date +%s)
+	say "deb-build: exit $rc after $((t1 - t0)) s"
+	grep -E '^(lintian|deb): ' "$log" | sed 's/^/  /' | tee -a "$SUMMARY" || true
+	cp "$src"/build/deb/lintian.txt "$WORK/" 2>/dev/null || true
+	if ((rc != 0)); then
+		FAILED=1
+		return 1
+	fi
+	DEB=$(find "$src/build/deb" -maxdepth 1 -name 'cwg_*.deb')
+	cp "$src"/build/deb/*.deb "$src"/build/deb/*.changes "$WORK/"
+	cp "$DEB" "$ROOT/root/"
+	say "deb-build: $(basename "$DEB"), $(stat -c %s "$DEB") bytes:"
+	dpkg-deb -f "$DEB" Depends Recommends | sed 's/^/  /' | tee -a "$SUMMARY"
+}
+
+deb_summary() {
+	local log=$LOGS/deb.log
+	say "deb: what the check saw:"
+	grep -E '^deb-check: ' "$log" | sed 's/^/  /' | tee -a "$SUMMARY" || true
+	grep -E 'packets transmitted' "$log" | sed 's/^/  ping: /' | tee -a "$SUMMARY" || true
+}
+
 for s in "${steps[@]}"; do
 	case $s in
 	demo)
@@ -261,6 +307,12 @@ for s in "${steps[@]}"; do
 	test)
 		run_step test "$TEST_TIMEOUT" scripts/test.sh
 		test_summary
+		;;
+	deb)
+		if build_deb; then
+			run_step deb "$DEB_TIMEOUT" "scripts/deb-check.sh /root/$(basename "$DEB")"
+			deb_summary
+		fi
 		;;
 	esac
 done
