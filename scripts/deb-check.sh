@@ -193,7 +193,7 @@ for p in $(cwg_pids); do
 	[[ $(readlink "/proc/$p/exe") == /usr/bin/cwg ]] && n=$((n + 1))
 done
 echo "deb-check: $n cwg processes running /usr/bin/cwg"
-((n == 2)) || fail "expected 2 daemons from /usr/bin/cwg, found $n"
+((n == 2)) || { cat "$TMP/wg-quick.log"; fail "expected 2 daemons from /usr/bin/cwg, found $n"; }
 
 ip netns exec "$NSA" ping -c 3 -i 0.3 -w 10 10.201.0.2 ||
 	fail "no IPv4 ping through the tunnel"
