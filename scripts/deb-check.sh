@@ -190,7 +190,8 @@ wgq "$NSB" up "$TMP/$IFB.conf" || { cat "$TMP/wg-quick.log"; fail "wg-quick up $
 grep -F '[!]' "$TMP/wg-quick.log" | sort | uniq -c | sed 's/^/  /'
 n=0
 for p in $(cwg_pids); do
-	[[ $(readlink "/proc/$p/exe") == /usr/bin/cwg ]] && n=$((n + 1))
+	# By file: the path readlink gives depends on the mount namespaces.
+	[[ /proc/$p/exe -ef /usr/bin/cwg ]] && n=$((n + 1))
 done
 echo "deb-check: $n cwg processes running /usr/bin/cwg"
 ((n == 2)) || { cat "$TMP/wg-quick.log"; fail "expected 2 daemons from /usr/bin/cwg, found $n"; }
