@@ -222,14 +222,21 @@ echo "deb-check: wg-quick down: no daemon, no socket left"
 while read -r f; do
 	if [[ -d $f && ! -L $f ]]; then echo "d $f"; else echo "f $f"; fi
 done <"$TMP/files" >"$TMP/kinds"
-echo "== apt-get remove cwg, then apt-get purge cwg"
+echo "== apt-get remove cwg (and purge, if dpkg still knows it)"
 "${APT[@]}" remove cwg >"$TMP/apt.log" 2>&1 ||
 	{ cat "$TMP/apt.log"; fail "apt-get remove cwg"; }
-echo "deb-check: after remove, dpkg status: $(dpkg-query -W -f '${db:Status-Abbrev}' cwg 2>/dev/null || echo none)"
-"${APT[@]}" purge cwg >"$TMP/apt.log" 2>&1 ||
-	{ cat "$TMP/apt.log"; fail "apt-get purge cwg"; }
 st=$(dpkg-query -W -f '${db:Status-Abbrev}' cwg 2>/dev/null || echo none)
-echo "deb-check: after purge, dpkg status: $st"
+echo "deb-check: after remove, dpkg status: $st"
+# A package without conffiles is forgotten at remove; apt, which only
+# knew it from the .deb, would not find one to purge then.
+if [[ $st != none && $st != "un " ]]; then
+	"${APT[@]}" purge cwg >"$TMP/apt.log" 2>&1 ||
+		{ cat "$TMP/apt.log"; fail "apt-get purge cwg"; }
+	st=$(dpkg-query -W -f '${db:Status-Abbrev}' cwg 2>/dev/null || echo none)
+	echo "deb-check: after purge, dpkg status: $st"
+else
+	echo "deb-check: nothing left to purge (no conffiles)"
+fi
 [[ $st == none || $st == "un " ]] || fail "cwg still known to dpkg: '$st'"
 
 # Files must be gone; a directory may stay only while another package
