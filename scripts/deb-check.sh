@@ -240,7 +240,7 @@ fi
 [[ $st == none || $st == "un " ]] || fail "cwg still known to dpkg: '$st'"
 
 # Files must be gone; a directory may stay only while another package
-# owns it (/usr/bin, /usr/share/man/man8, ...).
+# owns it (/usr/bin, /usr/share/man/man8, ...), and / stays.
 nf=0 nd=0 kept=0
 while read -r kind f; do
 	if [[ $kind == f ]]; then
@@ -249,6 +249,7 @@ while read -r kind f; do
 	else
 		nd=$((nd + 1))
 		[[ -e $f ]] || continue
+		[[ $f -ef / ]] && { kept=$((kept + 1)); continue; } # dpkg's "/."
 		dpkg-query -S "$f" >/dev/null 2>&1 || fail "left behind: $f/"
 		kept=$((kept + 1))
 	fi
