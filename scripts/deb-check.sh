@@ -258,4 +258,7 @@ echo "deb-check: of $nf files none left; of $nd directories $kept left, each own
 [[ -z $(cwg_pids) ]] || fail "a cwg process runs: $(cwg_pids)"
 command -v cwg >/dev/null && fail "cwg still on PATH: $(command -v cwg)"
 echo "deb-check: no cwg process, no cwg on PATH"
+# Its dependencies stay, marked automatic, unless the test's tools hold them.
+auto=$("${APT[@]}" -s autoremove | awk '/^Remv / { printf "%s ", $2 }')
+echo "deb-check: apt-get autoremove would now remove: ${auto:-nothing}"
 echo "deb-check: PASS"
