@@ -251,7 +251,8 @@ deb:
 	scripts/deps.sh build deb
 	rm -rf build/deb
 	mkdir -p build/deb/src
-	tar -c --anchored --exclude=./.git --exclude='./build*' . | tar -x -C build/deb/src
+	tar -c --anchored --exclude=./.git --exclude='./build*' . | \
+		tar -x -C build/deb/src
 	cd build/deb/src && env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL \
 		dpkg-buildpackage -us -uc -b -Jauto
 	rm -rf build/deb/src
