@@ -34,7 +34,11 @@
 #include "pool.h"
 #include "sandbox.h"
 
-#define CWG_VERSION "0.1.0"
+/* The daemon's version is libcwg's (include/cwg/cwg.h), as the Debian
+ * package's is. */
+#define CWG_STR(x) #x
+#define CWG_XSTR(x) CWG_STR(x)
+#define CWG_VERSION CWG_XSTR(CWG_VERSION_MAJOR) "." CWG_XSTR(CWG_VERSION_MINOR)
 /* Timers: the core wants a tick at least every 100 ms. */
 #define TICK_NS (50 * 1000000L)
 /* MTU re-read and liveness checks, in ticks. */
