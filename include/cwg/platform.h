@@ -9,6 +9,11 @@
  *
  * Freestanding-clean: with CWG_FREESTANDING defined it includes nothing,
  * so the core builds with -ffreestanding -nostdinc (`make freestanding`).
+ * With CWG_KERNEL (the Linux module, kmod/) the types come from the
+ * kernel's own <linux/types.h>: its uint64_t is unsigned long long where
+ * the compiler's __UINT64_TYPE__ is unsigned long, and it makes bool,
+ * true and false a typedef and an enum, so the freestanding block would
+ * clash with any kernel header in the same file.
  */
 #ifndef CWG_PLATFORM_H
 #define CWG_PLATFORM_H
@@ -30,6 +35,15 @@ typedef __SIZE_TYPE__ size_t;
 #define NULL ((void *)0)
 #define UINT64_MAX __UINT64_MAX__
 #define UINT32_MAX __UINT32_MAX__
+#elif defined(CWG_KERNEL)
+#include <linux/types.h>
+#include <linux/stddef.h>
+#ifndef UINT64_MAX
+#define UINT64_MAX __UINT64_MAX__
+#endif
+#ifndef UINT32_MAX
+#define UINT32_MAX __UINT32_MAX__
+#endif
 #else
 #include <stdbool.h>
 #include <stddef.h>
