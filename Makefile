@@ -61,7 +61,7 @@ DAEMON_LIB := $(BUILD)/libcwg-daemon.a
 SONAME := libcwg.so.0
 SO := $(BUILD)/$(SONAME)
 
-.PHONY: all check unit-check freestanding install install-stage clean bench demo fuzz abi-check abi-update api-check soak deb
+.PHONY: all check unit-check freestanding install install-stage clean bench demo fuzz abi-check abi-update api-check soak deb kmod
 all: $(BUILD)/cwg $(SO) $(TEST_BINS) $(BENCH_BINS) $(TOOL_BINS)
 
 $(BUILD)/%.o: %.c $(MAKEFILE_LIST)
@@ -263,6 +263,10 @@ deb:
 	echo "lintian: exit $$rc; tags: $$(n E) errors, $$(n W) warnings," \
 		"$$(n I) info, $$(n P) pedantic"; \
 	echo "deb: $$(ls build/deb/*.deb | grep -v dbgsym)"; exit $$rc
+# The kernel module, built against Debian's packaged kernel headers
+# (kmod/).
+kmod:
+	$(MAKE) -C kmod OUT=$(abspath $(BUILD))/kmod
 
 clean:
 	rm -rf $(BUILD)

@@ -4,7 +4,7 @@
 # --no-install-recommends (wireguard-tools alone would otherwise pull in a
 # kernel image through its Recommends).
 #
-#   scripts/deps.sh [PROFILE...]   build, demo, test, bench, deb; default
+#   scripts/deps.sh [PROFILE...]   build, demo, test, bench, deb, kmod; default
 #                                  "build test", what scripts/test.sh needs
 #   scripts/deps.sh --list [PROFILE...]   print the packages, install nothing
 set -euo pipefail
@@ -21,9 +21,9 @@ fi
 PKGS=()
 for prof in "$@"; do
 	case $prof in
-	build | demo | test | bench | deb) ;;
+	build | demo | test | bench | deb | kmod) ;;
 	*)
-		echo "deps: unknown profile '$prof' (build, demo, test, bench, deb)" >&2
+		echo "deps: unknown profile '$prof' (build, demo, test, bench, deb, kmod)" >&2
 		exit 2
 		;;
 	esac

