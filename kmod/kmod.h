@@ -8,4 +8,8 @@
  * small data packets. */
 #define CWG_KMOD_PKT_CAP 256
 
+/* Runs the known-answer vectors and the device pair through the kernel
+ * backend (selftest.c). 0, or -EINVAL when anything failed. */
+int cwg_selftest(void);
+
 #endif

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: MIT
 /*
  * cwg.ko: the cwg protocol core (src/core, compiled unchanged) in the
- * Linux kernel. Stage 1 of the kernel port: the module loads and
- * unloads; it creates no interface yet.
+ * Linux kernel. Stage 1 of the kernel port: the module loads, proves its
+ * crypto backend and the core against the known-answer vectors, and
+ * unloads; it creates no interface yet (kmod/README.md has the plan).
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -13,13 +14,23 @@
 
 #include "kmod.h"
 
+static bool selftest = true;
+module_param(selftest, bool, 0444);
+MODULE_PARM_DESC(selftest,
+		 "run the known-answer self-test at load and refuse to load if it fails (default: on)");
+
 static int __init cwg_module_init(void)
 {
 	int ret = cwg_init();
 
 	if (ret)
 		return -ENOMEM;
-	pr_info("loaded\n");
+	if (selftest) {
+		ret = cwg_selftest();
+		if (ret)
+			return ret;
+	}
+	pr_info("loaded (self-test %s)\n", selftest ? "passed" : "skipped");
 	return 0;
 }
 
