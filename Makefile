@@ -61,7 +61,7 @@ DAEMON_LIB := $(BUILD)/libcwg-daemon.a
 SONAME := libcwg.so.0
 SO := $(BUILD)/$(SONAME)
 
-.PHONY: all check unit-check freestanding install install-stage clean bench demo fuzz abi-check abi-update api-check soak deb kmod
+.PHONY: all check unit-check freestanding install install-stage clean bench demo fuzz abi-check abi-update api-check soak deb kmod kmod-check
 all: $(BUILD)/cwg $(SO) $(TEST_BINS) $(BENCH_BINS) $(TOOL_BINS)
 
 $(BUILD)/%.o: %.c $(MAKEFILE_LIST)
@@ -264,9 +264,11 @@ deb:
 		"$$(n I) info, $$(n P) pedantic"; \
 	echo "deb: $$(ls build/deb/*.deb | grep -v dbgsym)"; exit $$rc
 # The kernel module, built against Debian's packaged kernel headers
-# (kmod/).
+# (kmod/README.md); kmod-check boots it in a VM and checks it there.
 kmod:
 	$(MAKE) -C kmod OUT=$(abspath $(BUILD))/kmod
+kmod-check: kmod
+	BUILD=$(abspath $(BUILD)) scripts/kmod-vm.sh
 
 clean:
 	rm -rf $(BUILD)
