@@ -160,11 +160,17 @@ boot() {
 	[[ $accel == kvm ]] && cpu=host
 	rm -rf "$RUN" && mkdir -p "$RUN"
 	: >"$RUN/result.txt"
-	timeout "$TIMEOUT" qemu-system-x86_64 -accel "$accel" -cpu "$cpu" \
-		-m 512 -smp "${SMP:-2}" -nographic -no-reboot -monitor none \
-		-serial "file:$RUN/console.log" -serial "file:$RUN/result.txt" \
-		-kernel "$CACHE/vmlinux-$KVER" -initrd "$CACHE/initramfs.cpio" \
-		-append "console=ttyS0 panic=-1 quiet" >"$RUN/qemu.log" 2>&1 &
+	# In a subshell that outlives qemu (hence the echo), which reports a
+	# qemu killed by a signal (an abort, the timeout) to qemu.log rather
+	# than to our stderr.
+	(
+		timeout "$TIMEOUT" qemu-system-x86_64 -accel "$accel" -cpu "$cpu" \
+			-m 512 -smp "${SMP:-2}" -nographic -no-reboot -monitor none \
+			-serial "file:$RUN/console.log" -serial "file:$RUN/result.txt" \
+			-kernel "$CACHE/vmlinux-$KVER" -initrd "$CACHE/initramfs.cpio" \
+			-append "console=ttyS0 panic=-1 quiet"
+		echo "qemu: exit status $?"
+	) >"$RUN/qemu.log" 2>&1 &
 	pid=$!
 	while kill -0 "$pid" 2>/dev/null; do
 		if ((waited == 30)) && ! grep -q '^init: started' "$RUN/result.txt"; then
@@ -190,7 +196,7 @@ auto | kvm)
 		used=kvm
 		boot kvm && rc=0 || rc=$?
 		if ((rc == 2)) && [[ $ACCEL == auto ]]; then
-			say "KVM did not reach /init ($(head -c 200 "$RUN/qemu.log")): falling back to TCG"
+			say "KVM did not reach /init ($(head -n 1 "$RUN/qemu.log")): falling back to TCG"
 			used=tcg
 			start=$(date +%s.%N)
 			boot tcg && rc=0 || rc=$?
