@@ -80,6 +80,9 @@ struct cwg_daemon {
 	uint64_t rx_tcp_writes, rx_tcp_segs, rx_udp_writes, rx_udp_segs;
 	/* TUN packets the TX threads could not segment or buffer. */
 	uint64_t tx_offload_drops;	/* atomic */
+	/* Configured since freed memory was last returned (control
+	 * thread). */
+	bool trim_due;
 };
 
 uint64_t cwg_now_ns(void);

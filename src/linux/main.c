@@ -16,6 +16,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -161,6 +162,34 @@ static void ctl_configured(void *ctx)
 	struct ctl_ctx *c = ctx;
 
 	ctl_tick(c->d, c->io);
+	c->d->trim_due = true;
+}
+
+/*
+ * Memory a configuration freed goes back to the system. glibc keeps freed
+ * heap memory for reuse, and once a big block has been freed it raises
+ * the sizes from which blocks get mappings of their own and the heap's
+ * free top is returned (up to 32 and 64 MiB): a configuration that grew
+ * by tens of MiB (allowed-IPs nodes, lookup tables, UAPI answers) and
+ * shrank again would stay resident. Fixed thresholds keep big blocks in
+ * their own mappings, and a trim after configuration (on the slow tick,
+ * so at most twice a second) returns what was freed inside the heap.
+ */
+static void mem_setup(void)
+{
+#ifdef __GLIBC__
+	mallopt(M_MMAP_THRESHOLD, 128 * 1024);
+#endif
+}
+
+static void mem_trim(struct cwg_daemon *d)
+{
+	if (!d->trim_due)
+		return;
+	d->trim_due = false;
+#ifdef __GLIBC__
+	malloc_trim(0);
+#endif
 }
 
 static void ctl_update_mtu(struct cwg_daemon *d, uint32_t *cur)
@@ -214,6 +243,7 @@ static const char *ctl_loop(struct cwg_daemon *d, int sigfd, int timerfd,
 				if (!cwg_tun_alive(&d->tun))
 					return "interface deleted";
 				ctl_update_mtu(d, &mtu);
+				mem_trim(d);
 				break;
 			case CTL_NOTIFY:
 				return "interface deleted";
@@ -417,6 +447,7 @@ int main(int argc, char **argv)
 
 	if (cwg_sandbox_configure(&argc, argv))
 		return 1;
+	mem_setup();
 
 	if (argc == 2 && !strcmp(argv[1], "--version")) {
 		printf("cwg v%s\n\nUserspace WireGuard daemon for Linux.\n",
