@@ -8,7 +8,8 @@
  *   (b) longest-prefix lookups of random addresses, one core, against
  *       100,000 random prefixes of random lengths over 16 owners, per
  *       family;
- *   (c) bytes allocated per stored prefix.
+ *   (c) bytes allocated per stored prefix for (a), lookup tables
+ *       included, and the time to build those tables.
  *
  * The bench provides cwg_zalloc/cwg_free itself to count the bytes the
  * table asks for (the library's calloc-backed ones are then not linked).
@@ -106,15 +107,28 @@ static int bench_insert(void)
 	printf("allowedips_insert_65280_v6_s %.4f\n", t2 - t1);
 	printf("allowedips_nodes_130560 %llu\n", (unsigned long long)t.nodes);
 	printf("allowedips_nodes_per_prefix %.4f\n", (double)t.nodes / o.count);
+	printf("allowedips_node_bytes_per_prefix_v4 %.2f\n", (double)b4 / n);
+	printf("allowedips_node_bytes_per_prefix_v6 %.2f\n",
+	       (double)(live_bytes - b4) / n);
+	t0 = now();
+	cwg_allowedips_optimize(&t);
+	t1 = now();
+	printf("allowedips_optimize_130560_s %.4f\n", t1 - t0);
+	printf("allowedips_table_bytes_per_prefix %.2f\n",
+	       (double)cwg_allowedips_stride_bytes(&t) / o.count);
 	printf("allowedips_bytes_per_prefix %.2f\n",
 	       (double)live_bytes / o.count);
-	printf("allowedips_bytes_per_prefix_v4 %.2f\n", (double)b4 / n);
-	printf("allowedips_bytes_per_prefix_v6 %.2f\n",
-	       (double)(live_bytes - b4) / n);
+	if ((uint64_t)live_bytes != cwg_allowedips_bytes(&t)) {
+		fprintf(stderr, "allocated %lld bytes, the table counts %llu\n",
+			live_bytes,
+			(unsigned long long)cwg_allowedips_bytes(&t));
+		return 1;
+	}
 	t0 = now();
 	cwg_allowedips_remove_owner(&t, &o);
 	t1 = now();
 	printf("allowedips_remove_owner_130560_s %.4f\n", t1 - t0);
+	cwg_allowedips_free(&t); /* the tables */
 	if (t.nodes || live_bytes) {
 		fprintf(stderr, "remove_owner left %llu nodes\n",
 			(unsigned long long)t.nodes);

@@ -156,7 +156,8 @@ static int fai_check_owner(const struct fai_state *s, int owner,
 	if (s->owners[owner].count != want)
 		return fuzz_fail("allowedips: owner %d count %u, model %u",
 				 owner, s->owners[owner].count, want);
-	ret = cwg_allowedips_walk(&s->owners[owner], fai_walk_fn, &w);
+	ret = cwg_allowedips_walk(&s->t, &s->owners[owner], fai_walk_fn,
+				  &w);
 	if (w.err)
 		return fuzz_fail("allowedips: owner %d walk yields a prefix "
 				 "it does not hold", owner);

@@ -4,127 +4,302 @@
  *
  * Memory is the constraint that shapes this file. n disjoint prefixes need
  * n - 1 branch nodes, so a trie of one node type pays for two full nodes
- * per prefix. Nodes therefore come in three shapes, all sharing an 8-byte
- * header (cidr, flags, and the IPv4 key, which fits in the padding):
+ * per prefix. Nodes therefore come in three shapes, and they link to each
+ * other by 32-bit index rather than by pointer:
  *
- *   branch  header + two children                      24 bytes
- *   leaf    prefix part + header                       32 (v4) / 48 (v6)
- *   full    prefix part + header + two children        48 (v4) / 64 (v6)
+ *   branch  header + two children                      12 bytes
+ *   leaf    prefix part + header                       24 (v4) / 40 (v6)
+ *   full    prefix part + header + two children        32 (v4) / 48 (v6)
  *
- * The prefix part (owner, owner-list links and, for IPv6, the key) sits
- * immediately *before* the header, so one node pointer reaches the prefix
- * part at a negative offset and the children at a positive one whatever the
- * shape, and the lookup loop needs no per-shape offsets.
+ * The prefix part (owner, owner-list links and the key) sits immediately
+ * *before* the 4-byte header, so an index reaches the prefix part at a
+ * negative offset and the children at a positive one whatever the shape,
+ * and the lookup loop needs no per-shape offsets. For the benchmark's
+ * 255 x 256 IPv4 /16s plus as many IPv6 /128s that is 44 bytes a prefix,
+ * 52 with the lookup tables (whose slots hold indices too); with 8-byte
+ * pointers it was 64 and 80, and malloc's block headers added some 24.
+ *
+ * Nodes live in chunks of AI_CHUNK_NODES nodes of one shape and family
+ * (a store's chunks), found by number in a directory: an index is the
+ * chunk's number and the node header's offset in it, so a lookup step
+ * costs one load (of a directory entry, which stays cached) more than a
+ * pointer would. Each store stays packed: freeing a node moves the
+ * store's last node into its place (found again by walking down to it;
+ * its owner-list neighbours and owner learn the new index), so memory
+ * follows the live count, and trailing chunks are freed once empty.
+ * Frees are therefore deferred to the end of each operation (struct
+ * ai_op), which may hold indices until then.
  *
  * Branch nodes keep no key: every node below a branch shares its prefix, so
  * insertion reads the bits from any prefix node underneath (as crit-bit
  * trees do), and lookup only checks a match where there is an owner (if a
  * branch's prefix does not match, no owner below it can match either).
  *
- * There are no parent pointers (8 bytes a node); removal finds the parent
- * slots by walking down from the root, at most 33 or 129 steps. A shape
- * changes (leaf to full when a leaf gains a child, branch to full when a
- * branch gains an owner, and back) by allocating the new shape and
- * replacing every pointer to the old node. Shrinking is only an economy: if
- * the allocation fails, the bigger node stays, ownerless or childless.
+ * There are no parent links; removal finds the parent slots by walking
+ * down from the root, at most 33 or 129 steps. A shape changes (leaf to
+ * full when a leaf gains a child, branch to full when a branch gains an
+ * owner, and back) by making a node of the new shape and replacing every
+ * reference to the old one. Shrinking is only an economy: if that
+ * allocation fails, the bigger node stays, ownerless or childless.
  *
  * Invariants: cidr strictly increases down every path; every node without
  * an owner has exactly two children; every IPv6 node, branches included,
- * carries AI_V6 (so the per-family node counts are exact); v4 keys live in the upper 32 bits of
- * the 128-bit working key so both families share the bit arithmetic.
+ * carries AI_V6 (so the per-family node counts are exact); v4 keys live in
+ * the upper 32 bits of the 128-bit working key so both families share the
+ * bit arithmetic; index 0 is no node (chunk number 0 is never used).
  */
 #include "allowedips.h"
 
 #define AI_V6 0x01
-#define AI_PFX 0x02 /* has the prefix part: owner, links, key */
+#define AI_PFX 0x02  /* has the prefix part: owner, links, key */
 #define AI_KIDS 0x04 /* has two child slots */
 
-struct cwg_allowedips_node {
+struct ai_hdr {
 	uint8_t cidr; /* prefix length; a node with children branches on
 		       * bit number cidr */
 	uint8_t flags;
-	uint8_t pad[2];
-	uint32_t key4; /* IPv4 prefix, host order, when AI_PFX */
-	struct cwg_allowedips_node *child[]; /* only with AI_KIDS */
+	uint16_t pad;
+	/* uint32_t child[2], only with AI_KIDS */
 };
 
 struct ai_pfx {
 	struct cwg_allowedips_owner *owner;
 	/* Circular list of the owner's prefixes in insertion order; the
-	 * owner's head->prev is the tail, so appends are O(1). */
-	struct cwg_allowedips_node *next;
-	struct cwg_allowedips_node *prev;
+	 * owner's head's prev is the tail, so appends are O(1). */
+	uint32_t next;
+	uint32_t prev;
 };
 
-/* An IPv6 key sits just before struct ai_pfx. */
+/* An IPv6 key sits just before struct ai_pfx, an IPv4 one just after. */
 struct ai_key {
 	uint64_t hi, lo;
 };
 
-#define AI_HDR_SIZE sizeof(struct cwg_allowedips_node)
-#define AI_KIDS_SIZE (2 * sizeof(struct cwg_allowedips_node *))
-
-_Static_assert(sizeof(struct cwg_allowedips_node) == 8, "node header");
+_Static_assert(sizeof(struct ai_hdr) == 4, "node header");
+_Static_assert(sizeof(struct ai_pfx) == 16, "prefix part");
 _Static_assert(sizeof(struct ai_key) == 16, "v6 key");
 
-static inline struct ai_pfx *ai_pfx(const struct cwg_allowedips_node *n)
+/* Chunks: 128 nodes each by default (1.5 to 6 KiB, by shape), a power of
+ * two so that finding node k of a store is a shift; the fuzzer and a unit
+ * test build with two, so that chunks come and go all the time. An index
+ * is the chunk's number above AI_UNIT_BITS and the header's offset in
+ * the chunk, in 4-byte units, below: 48-byte nodes need 12 units each. */
+#ifndef CWG_ALLOWEDIPS_CHUNK_NODES_SHIFT
+#define CWG_ALLOWEDIPS_CHUNK_NODES_SHIFT 7
+#endif
+_Static_assert(CWG_ALLOWEDIPS_CHUNK_NODES_SHIFT >= 1 &&
+		       CWG_ALLOWEDIPS_CHUNK_NODES_SHIFT <= 12,
+	       "chunk numbers and offsets share 32 bits");
+#define AI_CHUNK_SHIFT CWG_ALLOWEDIPS_CHUNK_NODES_SHIFT
+#define AI_CHUNK_NODES (1u << AI_CHUNK_SHIFT)
+#define AI_UNIT_BITS (AI_CHUNK_SHIFT + 4)
+#define AI_UNIT_MASK ((1u << AI_UNIT_BITS) - 1)
+#define AI_MAX_CHUNKS (1u << (32 - AI_UNIT_BITS))
+
+enum { AI_BRANCH, AI_LEAF, AI_FULL };
+#define AI_KIND(v6, shape) ((v6) ? 3 + (shape) : (shape))
+
+/* Per kind (family x shape): node size and bytes before the header. */
+static const struct {
+	uint16_t size, pre;
+} ai_kinds[6] = {
+	{ 12, 0 }, { 24, 20 }, { 32, 20 }, /* v4 branch, leaf, full */
+	{ 12, 0 }, { 40, 32 }, { 48, 32 }, /* v6 */
+};
+
+static inline unsigned int ai_kind_of(uint8_t flags)
 {
-	return (struct ai_pfx *)(void *)n - 1;
+	unsigned int shape = !(flags & AI_PFX) ? AI_BRANCH :
+			     (flags & AI_KIDS) ? AI_FULL : AI_LEAF;
+
+	return AI_KIND(flags & AI_V6, shape);
 }
 
-static inline struct ai_key *ai_key6(const struct cwg_allowedips_node *n)
+/* A chunk's bytes. It is as aligned as cwg_zalloc's blocks, and the
+ * sizes with an owner pointer are multiples of 8. */
+static inline uint32_t ai_chunk_bytes(unsigned int kind)
 {
-	return (struct ai_key *)(void *)ai_pfx(n) - 1;
+	return AI_CHUNK_NODES * ai_kinds[kind].size;
 }
 
-static size_t ai_pfx_size(uint8_t flags)
+static inline struct ai_hdr *ai_at(const struct cwg_allowedips *t,
+				   uint32_t i)
 {
-	if (!(flags & AI_PFX))
+	return (struct ai_hdr *)(void *)(t->dir[i >> AI_UNIT_BITS] +
+					 ((i & AI_UNIT_MASK) << 2));
+}
+
+static inline uint32_t *ai_kids(struct ai_hdr *h)
+{
+	return (uint32_t *)(void *)(h + 1);
+}
+
+static inline struct ai_pfx *ai_pfx(struct ai_hdr *h)
+{
+	return (struct ai_pfx *)(void *)((char *)h -
+					 ((h->flags & AI_V6) ? 16 : 20));
+}
+
+/* The same, for a node of known family. */
+static inline struct ai_pfx *ai_pfx4(struct ai_hdr *h)
+{
+	return (struct ai_pfx *)(void *)((char *)h - 20);
+}
+
+static inline struct ai_pfx *ai_pfx6(struct ai_hdr *h)
+{
+	return (struct ai_pfx *)(void *)((char *)h - 16);
+}
+
+static inline uint32_t *ai_key4(struct ai_hdr *h)
+{
+	return (uint32_t *)(void *)((char *)h - 4);
+}
+
+static inline struct ai_key *ai_key6(struct ai_hdr *h)
+{
+	return (struct ai_key *)(void *)((char *)h - 32);
+}
+
+static inline struct cwg_allowedips_owner *ai_owner(struct ai_hdr *h)
+{
+	return (h->flags & AI_PFX) ? ai_pfx(h)->owner : NULL;
+}
+
+static inline unsigned int ai_nkids(struct ai_hdr *h)
+{
+	if (!(h->flags & AI_KIDS))
 		return 0;
-	return sizeof(struct ai_pfx) +
-	       ((flags & AI_V6) ? sizeof(struct ai_key) : 0);
+	return (ai_kids(h)[0] != 0) + (ai_kids(h)[1] != 0);
 }
 
-static size_t ai_alloc_size(uint8_t flags)
+/* ---- node memory ---- */
+
+/* Index of node k of a store. */
+static uint32_t ai_index(const struct cwg_allowedips *t, unsigned int kind,
+			 uint32_t k)
 {
-	return ai_pfx_size(flags) + AI_HDR_SIZE +
-	       ((flags & AI_KIDS) ? AI_KIDS_SIZE : 0);
+	uint32_t off = (k & (AI_CHUNK_NODES - 1)) * ai_kinds[kind].size +
+		       ai_kinds[kind].pre;
+
+	return t->store[kind].chunk[k >> AI_CHUNK_SHIFT] << AI_UNIT_BITS |
+	       off >> 2;
 }
 
-static struct cwg_allowedips_node *ai_new(struct cwg_allowedips *t,
-					  uint8_t flags, uint8_t cidr)
+/* A free chunk number (not yet taken: dir_hint moves when it is). */
+static int ai_dir_find(struct cwg_allowedips *t, uint32_t *out)
 {
-	char *base = cwg_zalloc(ai_alloc_size(flags));
-	struct cwg_allowedips_node *n;
+	uint32_t c = t->dir_hint ? t->dir_hint : 1, cap;
+	uint8_t **d;
 
-	if (!base)
-		return NULL;
-	n = (struct cwg_allowedips_node *)(void *)(base + ai_pfx_size(flags));
-	n->flags = flags;
-	n->cidr = cidr;
+	while (c < t->dir_cap && t->dir[c])
+		c++;
+	if (c >= t->dir_cap) {
+		cap = t->dir_cap ? t->dir_cap * 2 : 16;
+		if (cap > AI_MAX_CHUNKS)
+			cap = AI_MAX_CHUNKS;
+		if (c >= cap)
+			return -CWG_ENOMEM;
+		d = cwg_zalloc(cap * sizeof(*d));
+		if (!d)
+			return -CWG_ENOMEM;
+		if (t->dir)
+			cwg_memcpy(d, t->dir, t->dir_cap * sizeof(*d));
+		cwg_free(t->dir);
+		t->dir = d;
+		t->dir_cap = cap;
+	}
+	*out = c;
+	return 0;
+}
+
+/* Room for one more node of this kind. */
+static int ai_reserve(struct cwg_allowedips *t, unsigned int kind)
+{
+	struct cwg_allowedips_store *s = &t->store[kind];
+	uint32_t c, *list;
+	uint8_t *ch;
+
+	if (s->count < s->nchunks << AI_CHUNK_SHIFT)
+		return 0;
+	if (s->nchunks == s->cap) {
+		uint32_t cap = s->cap ? s->cap * 2 : 4;
+
+		list = cwg_zalloc(cap * sizeof(*list));
+		if (!list)
+			return -CWG_ENOMEM;
+		if (s->chunk)
+			cwg_memcpy(list, s->chunk, s->nchunks * sizeof(*list));
+		cwg_free(s->chunk);
+		s->chunk = list;
+		s->cap = cap;
+	}
+	if (ai_dir_find(t, &c))
+		return -CWG_ENOMEM;
+	ch = cwg_zalloc(ai_chunk_bytes(kind));
+	if (!ch)
+		return -CWG_ENOMEM;
+	t->dir[c] = ch;
+	t->dir_hint = c + 1; /* every number below it is taken */
+	s->chunk[s->nchunks++] = c;
+	return 0;
+}
+
+/* A zeroed node; 0 when out of memory. */
+static uint32_t ai_new(struct cwg_allowedips *t, uint8_t flags, uint8_t cidr)
+{
+	unsigned int kind = ai_kind_of(flags);
+	struct ai_hdr *h;
+	uint32_t i;
+
+	if (ai_reserve(t, kind))
+		return 0;
+	i = ai_index(t, kind, t->store[kind].count++);
+	h = ai_at(t, i);
+	cwg_memset((char *)h - ai_kinds[kind].pre, 0, ai_kinds[kind].size);
+	h->flags = flags;
+	h->cidr = cidr;
 	t->nodes++;
 	t->nodes6 += flags & AI_V6 ? 1 : 0;
-	return n;
+	return i;
 }
 
-static void ai_del(struct cwg_allowedips *t, struct cwg_allowedips_node *n)
+/*
+ * Free the trailing chunks the stores no longer need, keeping half a
+ * chunk of room in each so that an insert and a removal in turn do not
+ * churn one; with no node left, free everything. Also what a failed
+ * insert calls, for the room it made.
+ */
+static void ai_trim(struct cwg_allowedips *t)
 {
-	t->nodes--;
-	t->nodes6 -= n->flags & AI_V6 ? 1 : 0;
-	cwg_free((char *)n - ai_pfx_size(n->flags));
-}
+	const uint32_t per = AI_CHUNK_NODES;
+	struct cwg_allowedips_store *s;
+	unsigned int k;
+	uint32_t c;
 
-static inline struct cwg_allowedips_owner *
-ai_owner(const struct cwg_allowedips_node *n)
-{
-	return (n->flags & AI_PFX) ? ai_pfx(n)->owner : NULL;
-}
-
-static inline unsigned int ai_nkids(const struct cwg_allowedips_node *n)
-{
-	if (!(n->flags & AI_KIDS))
-		return 0;
-	return (n->child[0] != NULL) + (n->child[1] != NULL);
+	for (k = 0; k < 6; k++) {
+		s = &t->store[k];
+		while (s->nchunks &&
+		       (!s->count ||
+			s->count + per / 2 <= (s->nchunks - 1) * per)) {
+			c = s->chunk[--s->nchunks];
+			cwg_free(t->dir[c]);
+			t->dir[c] = NULL;
+			if (c < t->dir_hint)
+				t->dir_hint = c;
+		}
+		if (!s->nchunks) {
+			cwg_free(s->chunk);
+			s->chunk = NULL;
+			s->cap = 0;
+		}
+	}
+	if (!t->nodes) {
+		cwg_free(t->dir);
+		t->dir = NULL;
+		t->dir_cap = 0;
+		t->dir_hint = 0;
+	}
 }
 
 /* 128-bit key helpers. Bit 0 is the most significant bit of the address. */
@@ -174,87 +349,169 @@ static void ai_key_load(struct ai_key *k, int family, const uint8_t *addr)
 	}
 }
 
-static void ai_key_of(struct ai_key *k, const struct cwg_allowedips_node *n)
+static void ai_key_of(struct ai_key *k, struct ai_hdr *h)
 {
-	if (n->flags & AI_V6) {
-		*k = *ai_key6(n);
+	if (h->flags & AI_V6) {
+		*k = *ai_key6(h);
 	} else {
-		k->hi = (uint64_t)n->key4 << 32;
+		k->hi = (uint64_t)*ai_key4(h) << 32;
 		k->lo = 0;
 	}
 }
 
-static void ai_key_set(struct cwg_allowedips_node *n, const struct ai_key *k)
+static void ai_key_set(struct ai_hdr *h, const struct ai_key *k)
 {
-	if (n->flags & AI_V6)
-		*ai_key6(n) = *k;
+	if (h->flags & AI_V6)
+		*ai_key6(h) = *k;
 	else
-		n->key4 = (uint32_t)(k->hi >> 32);
+		*ai_key4(h) = (uint32_t)(k->hi >> 32);
 }
 
-/* Owner lists. */
+/* ---- moving and freeing nodes ---- */
 
-static void ai_list_append(struct cwg_allowedips_owner *o,
-			   struct cwg_allowedips_node *n)
+/* Nodes unlinked by an operation, freed at its end (see the top). */
+struct ai_op {
+	uint32_t dead[4];
+	unsigned int ndead;
+};
+
+static void ai_kill(struct ai_op *op, uint32_t n)
 {
-	struct ai_pfx *p = ai_pfx(n);
+	op->dead[op->ndead++] = n;
+}
+
+/* Everything that refers to live node from (its parent's child slot or
+ * the root, its owner-list neighbours, its owner's head) now says to. */
+static void ai_redirect(struct cwg_allowedips *t, uint32_t from, uint32_t to)
+{
+	struct ai_hdr *h = ai_at(t, from), *p;
+	uint32_t *slot, d = from;
+	struct ai_key k;
+
+	while (!(ai_at(t, d)->flags & AI_PFX))
+		d = ai_kids(ai_at(t, d))[0];
+	ai_key_of(&k, ai_at(t, d));
+	slot = (h->flags & AI_V6) ? &t->root6 : &t->root4;
+	while (*slot != from) {
+		p = ai_at(t, *slot);
+		slot = &ai_kids(p)[ai_bit(&k, p->cidr)];
+	}
+	*slot = to;
+	if (!ai_owner(h))
+		return;
+	if (ai_pfx(h)->next != from) {
+		ai_pfx(ai_at(t, ai_pfx(h)->prev))->next = to;
+		ai_pfx(ai_at(t, ai_pfx(h)->next))->prev = to;
+	}
+	if (ai_pfx(h)->owner->head == from)
+		ai_pfx(h)->owner->head = to;
+}
+
+/* Free the operation's dead nodes, each store's last node taking the
+ * place of each (a dead last node just moves: later entries follow). */
+static void ai_release(struct cwg_allowedips *t, struct ai_op *op)
+{
+	unsigned int i, j, kind;
+
+	for (i = 0; i < op->ndead; i++) {
+		uint32_t n = op->dead[i], last;
+		struct ai_hdr *h = ai_at(t, n), *lh;
+		bool live = true;
+
+		kind = ai_kind_of(h->flags);
+		t->nodes--;
+		t->nodes6 -= h->flags & AI_V6 ? 1 : 0;
+		last = ai_index(t, kind, --t->store[kind].count);
+		if (last != n) {
+			for (j = i + 1; j < op->ndead; j++) {
+				if (op->dead[j] == last) {
+					op->dead[j] = n;
+					live = false;
+				}
+			}
+			if (live)
+				ai_redirect(t, last, n);
+			lh = ai_at(t, last);
+			cwg_memcpy((char *)h - ai_kinds[kind].pre,
+				   (char *)lh - ai_kinds[kind].pre,
+				   ai_kinds[kind].size);
+			if (live && ai_owner(h) && ai_pfx(h)->next == last)
+				ai_pfx(h)->next = ai_pfx(h)->prev = n;
+		}
+	}
+	if (op->ndead)
+		ai_trim(t);
+	op->ndead = 0;
+}
+
+/* ---- owner lists ---- */
+
+static void ai_list_append(struct cwg_allowedips *t,
+			   struct cwg_allowedips_owner *o, uint32_t n)
+{
+	struct ai_pfx *p = ai_pfx(ai_at(t, n)), *hp;
+	uint32_t tail;
 
 	p->owner = o;
 	if (!o->head) {
 		p->next = p->prev = n;
 		o->head = n;
 	} else {
-		struct cwg_allowedips_node *tail = ai_pfx(o->head)->prev;
-
+		hp = ai_pfx(ai_at(t, o->head));
+		tail = hp->prev;
 		p->prev = tail;
 		p->next = o->head;
-		ai_pfx(tail)->next = n;
-		ai_pfx(o->head)->prev = n;
+		ai_pfx(ai_at(t, tail))->next = n;
+		hp->prev = n;
 	}
 	o->count++;
 }
 
-static void ai_list_unlink(struct cwg_allowedips_node *n)
+static void ai_list_unlink(struct cwg_allowedips *t, uint32_t n)
 {
-	struct ai_pfx *p = ai_pfx(n);
+	struct ai_pfx *p = ai_pfx(ai_at(t, n));
 	struct cwg_allowedips_owner *o = p->owner;
 
 	if (p->next == n) {
-		o->head = NULL;
+		o->head = 0;
 	} else {
-		ai_pfx(p->prev)->next = p->next;
-		ai_pfx(p->next)->prev = p->prev;
+		ai_pfx(ai_at(t, p->prev))->next = p->next;
+		ai_pfx(ai_at(t, p->next))->prev = p->prev;
 		if (o->head == n)
 			o->head = p->next;
 	}
 	o->count--;
 	p->owner = NULL;
-	p->next = p->prev = NULL;
+	p->next = p->prev = 0;
 }
 
 /*
- * Give node n (referenced from *slot) the shape flags; copies everything
- * both shapes have and redirects the slot and the owner-list neighbours.
- * Returns the new node, or NULL with nothing changed.
+ * Give node n (referenced from *slot) the shape flags: a new node takes
+ * over everything both shapes have, and the slot and the owner-list
+ * neighbours; n dies with op. Returns the new node, or 0 with nothing
+ * changed.
  */
-static struct cwg_allowedips_node *
-ai_reshape(struct cwg_allowedips *t, struct cwg_allowedips_node **slot,
-	   struct cwg_allowedips_node *n, uint8_t flags)
+static uint32_t ai_reshape(struct cwg_allowedips *t, uint32_t *slot,
+			   uint32_t n, uint8_t flags, struct ai_op *op)
 {
-	struct cwg_allowedips_node *m = ai_new(t, flags, n->cidr);
+	uint32_t m = ai_new(t, flags, ai_at(t, n)->cidr);
+	struct ai_hdr *nh, *mh;
+	struct ai_pfx *np, *mp;
+	struct ai_key k;
 
 	if (!m)
-		return NULL;
-	if ((flags & AI_KIDS) && (n->flags & AI_KIDS)) {
-		m->child[0] = n->child[0];
-		m->child[1] = n->child[1];
+		return 0;
+	nh = ai_at(t, n);
+	mh = ai_at(t, m);
+	if ((flags & AI_KIDS) && (nh->flags & AI_KIDS)) {
+		ai_kids(mh)[0] = ai_kids(nh)[0];
+		ai_kids(mh)[1] = ai_kids(nh)[1];
 	}
-	if ((flags & AI_PFX) && (n->flags & AI_PFX)) {
-		struct ai_pfx *np = ai_pfx(n), *mp = ai_pfx(m);
-		struct ai_key k;
-
-		ai_key_of(&k, n);
-		ai_key_set(m, &k);
+	if ((flags & AI_PFX) && (nh->flags & AI_PFX)) {
+		ai_key_of(&k, nh);
+		ai_key_set(mh, &k);
+		np = ai_pfx(nh);
+		mp = ai_pfx(mh);
 		mp->owner = np->owner;
 		if (np->owner) {
 			if (np->next == n) {
@@ -262,20 +519,19 @@ ai_reshape(struct cwg_allowedips *t, struct cwg_allowedips_node **slot,
 			} else {
 				mp->next = np->next;
 				mp->prev = np->prev;
-				ai_pfx(np->prev)->next = m;
-				ai_pfx(np->next)->prev = m;
+				ai_pfx(ai_at(t, np->prev))->next = m;
+				ai_pfx(ai_at(t, np->next))->prev = m;
 			}
 			if (np->owner->head == n)
 				np->owner->head = m;
 		}
 	}
 	*slot = m;
-	ai_del(t, n);
+	ai_kill(op, n);
 	return m;
 }
 
-static struct cwg_allowedips_node **ai_root(struct cwg_allowedips *t,
-					    int family)
+static uint32_t *ai_root(struct cwg_allowedips *t, int family)
 {
 	return family == 4 ? &t->root4 : &t->root6;
 }
@@ -289,6 +545,12 @@ static int ai_check(int family, uint8_t cidr)
 	return -CWG_EINVAL;
 }
 
+/* Routes changed: the lookup tables no longer hold. */
+static void ai_changed(struct cwg_allowedips *t)
+{
+	t->stale = true;
+}
+
 /* The first-16-bits table; see struct cwg_allowedips. The fuzzer builds
  * with fewer bits so that rebuilding per input stays cheap. */
 #ifndef CWG_ALLOWEDIPS_STRIDE_BITS
@@ -299,8 +561,8 @@ static int ai_check(int family, uint8_t cidr)
 #define AI_STRIDE_MIN_NODES 8192
 
 struct ai_stride_slot {
-	const struct cwg_allowedips_node *sub; /* where the walk goes on */
-	struct cwg_allowedips_owner *best;	/* match above sub, or NULL */
+	uint32_t sub;  /* where the walk goes on */
+	uint32_t best; /* the prefix node matching above sub, or 0 */
 };
 struct cwg_allowedips_stride {
 	struct ai_stride_slot slot[AI_STRIDE_SLOTS];
@@ -312,46 +574,71 @@ void cwg_allowedips_init(struct cwg_allowedips *t)
 	t->stride_min_nodes = AI_STRIDE_MIN_NODES;
 }
 
-static void ai_free_tree(struct cwg_allowedips *t,
-			 struct cwg_allowedips_node *n)
-{
-	/* Depth is at most 129, so recursion is bounded. */
-	while (n) {
-		struct cwg_allowedips_node *next = NULL;
-
-		if (n->flags & AI_KIDS) {
-			ai_free_tree(t, n->child[0]);
-			next = n->child[1];
-		}
-		ai_del(t, n);
-		n = next;
-	}
-}
-
 void cwg_allowedips_free(struct cwg_allowedips *t)
 {
-	ai_free_tree(t, t->root4);
-	ai_free_tree(t, t->root6);
-	t->root4 = NULL;
-	t->root6 = NULL;
+	uint32_t c;
+	int k;
+
+	for (c = 1; c < t->dir_cap; c++)
+		cwg_free(t->dir[c]);
+	cwg_free(t->dir);
+	t->dir = NULL;
+	t->dir_cap = t->dir_hint = 0;
+	for (k = 0; k < 6; k++) {
+		cwg_free(t->store[k].chunk);
+		cwg_memset(&t->store[k], 0, sizeof(t->store[k]));
+	}
+	t->root4 = t->root6 = 0;
+	t->nodes = t->nodes6 = 0;
 	cwg_free(t->stride4);
 	cwg_free(t->stride6);
 	t->stride4 = t->stride6 = NULL;
 	t->stale = false;
 }
 
+/* The prefix exists as node n (at *slot, its cidr is the prefix's). */
+static int ai_insert_at(struct cwg_allowedips *t, uint32_t *slot, uint32_t n,
+			const struct ai_key *k,
+			struct cwg_allowedips_owner *owner)
+{
+	struct ai_op op = { .ndead = 0 };
+	struct ai_hdr *h = ai_at(t, n);
+
+	if (!(h->flags & AI_PFX)) {
+		n = ai_reshape(t, slot, n,
+			       (uint8_t)((h->flags & AI_V6) | AI_PFX | AI_KIDS),
+			       &op);
+		if (!n) {
+			ai_trim(t);
+			return -CWG_ENOMEM;
+		}
+		h = ai_at(t, n);
+		ai_key_set(h, k);
+	}
+	/* Already there for this owner: no route changes. */
+	if (ai_pfx(h)->owner != owner) {
+		ai_changed(t);
+		if (ai_pfx(h)->owner)
+			ai_list_unlink(t, n);
+		ai_list_append(t, owner, n);
+	}
+	ai_release(t, &op);
+	return 0;
+}
+
 int cwg_allowedips_insert(struct cwg_allowedips *t, int family,
 			  const uint8_t *addr, uint8_t cidr,
 			  struct cwg_allowedips_owner *owner)
 {
-	struct cwg_allowedips_node **root, **slot, *n, *leaf, *mid;
-	uint8_t v6 = family == 6 ? AI_V6 : 0;
+	uint8_t v6 = family == 6 ? AI_V6 : 0, leaf_flags;
+	struct ai_op op = { .ndead = 0 };
+	uint32_t *root, *slot, n, c, leaf, mid;
+	struct ai_hdr *h;
 	struct ai_key k, r;
 	unsigned int l;
 
 	if (ai_check(family, cidr) || !owner)
 		return -CWG_EINVAL;
-	t->stale = true;
 	ai_key_load(&k, family, addr);
 	k.hi &= ai_mask_hi(cidr);
 	k.lo &= ai_mask_lo(cidr);
@@ -359,10 +646,13 @@ int cwg_allowedips_insert(struct cwg_allowedips *t, int family,
 
 	if (!*root) {
 		leaf = ai_new(t, v6 | AI_PFX, cidr);
-		if (!leaf)
+		if (!leaf) {
+			ai_trim(t);
 			return -CWG_ENOMEM;
-		ai_key_set(leaf, &k);
-		ai_list_append(owner, leaf);
+		}
+		ai_changed(t);
+		ai_key_set(ai_at(t, leaf), &k);
+		ai_list_append(t, owner, leaf);
 		*root = leaf;
 		return 0;
 	}
@@ -370,215 +660,231 @@ int cwg_allowedips_insert(struct cwg_allowedips *t, int family,
 	/* Find a prefix node on k's path to learn the bits of the skipped
 	 * stretches; below a branch, any prefix node will do. */
 	n = *root;
-	while (n->cidr < cidr && (n->flags & AI_KIDS) &&
-	       n->child[ai_bit(&k, n->cidr)])
-		n = n->child[ai_bit(&k, n->cidr)];
-	while (!(n->flags & AI_PFX))
-		n = n->child[0];
-	ai_key_of(&r, n);
+	for (;;) {
+		h = ai_at(t, n);
+		if (h->cidr >= cidr || !(h->flags & AI_KIDS))
+			break;
+		c = ai_kids(h)[ai_bit(&k, h->cidr)];
+		if (!c)
+			break;
+		n = c;
+	}
+	while (!(ai_at(t, n)->flags & AI_PFX))
+		n = ai_kids(ai_at(t, n))[0];
+	h = ai_at(t, n);
+	ai_key_of(&r, h);
 	l = ai_first_diff(&k, &r);
-	l = CWG_MIN(l, (unsigned int)CWG_MIN(cidr, n->cidr));
+	l = CWG_MIN(l, (unsigned int)CWG_MIN(cidr, h->cidr));
 
 	/* Every node with cidr < l is an ancestor of that prefix node and
 	 * agrees with k, so the walk down cannot fall off the trie. */
 	slot = root;
-	while ((*slot)->cidr < l)
-		slot = &(*slot)->child[ai_bit(&k, (*slot)->cidr)];
+	while ((h = ai_at(t, *slot))->cidr < l)
+		slot = &ai_kids(h)[ai_bit(&k, h->cidr)];
 	n = *slot;
+	if (h->cidr == l && l == cidr)
+		return ai_insert_at(t, slot, n, &k, owner);
 
-	if (n->cidr == l && l == cidr) {
-		/* The prefix already has a node. */
-		if (!(n->flags & AI_PFX)) {
-			n = ai_reshape(t, slot, n, v6 | AI_PFX | AI_KIDS);
-			if (!n)
-				return -CWG_ENOMEM;
-			ai_key_set(n, &k);
-		}
-		if (ai_pfx(n)->owner == owner)
-			return 0;
-		if (ai_pfx(n)->owner)
-			ai_list_unlink(n);
-		ai_list_append(owner, n);
-		return 0;
-	}
-
-	leaf = ai_new(t, v6 | AI_PFX | (l == cidr ? AI_KIDS : 0), cidr);
-	if (!leaf)
+	/* A new prefix node, and at most one other: make room for both
+	 * first, so that nothing changes when memory is short. */
+	leaf_flags = (uint8_t)(v6 | AI_PFX | (l == cidr ? AI_KIDS : 0));
+	if (ai_reserve(t, ai_kind_of(leaf_flags)) ||
+	    (h->cidr == l && !(h->flags & AI_KIDS) &&
+	     ai_reserve(t, AI_KIND(v6, AI_FULL))) ||
+	    (h->cidr != l && l != cidr &&
+	     ai_reserve(t, AI_KIND(v6, AI_BRANCH)))) {
+		ai_trim(t);
 		return -CWG_ENOMEM;
-	ai_key_set(leaf, &k);
+	}
+	ai_changed(t);
 
-	if (n->cidr == l) {
+	if (h->cidr == l) {
 		/* n is the reference prefix node itself and k extends it
 		 * into an empty child slot. */
-		if (!(n->flags & AI_KIDS)) {
-			n = ai_reshape(t, slot, n, v6 | AI_PFX | AI_KIDS);
-			if (!n) {
-				ai_del(t, leaf);
-				return -CWG_ENOMEM;
-			}
-		}
-		n->child[ai_bit(&k, l)] = leaf;
+		if (!(h->flags & AI_KIDS))
+			n = ai_reshape(t, slot, n, v6 | AI_PFX | AI_KIDS, &op);
+		leaf = ai_new(t, leaf_flags, cidr);
+		ai_kids(ai_at(t, n))[ai_bit(&k, l)] = leaf;
 	} else if (l == cidr) {
 		/* k is a strict prefix of n's: it goes above n. */
-		leaf->child[ai_bit(&r, l)] = n;
+		leaf = ai_new(t, leaf_flags, cidr);
+		ai_kids(ai_at(t, leaf))[ai_bit(&r, l)] = n;
 		*slot = leaf;
 	} else {
 		/* k and n part ways at bit l: a branch node joins them. */
+		leaf = ai_new(t, leaf_flags, cidr);
 		mid = ai_new(t, v6 | AI_KIDS, (uint8_t)l);
-		if (!mid) {
-			ai_del(t, leaf);
-			return -CWG_ENOMEM;
-		}
-		mid->child[ai_bit(&k, l)] = leaf;
-		mid->child[!ai_bit(&k, l)] = n;
+		ai_kids(ai_at(t, mid))[ai_bit(&k, l)] = leaf;
+		ai_kids(ai_at(t, mid))[!ai_bit(&k, l)] = n;
 		*slot = mid;
 	}
-	ai_list_append(owner, leaf);
+	ai_key_set(ai_at(t, leaf), &k);
+	ai_list_append(t, owner, leaf);
+	ai_release(t, &op);
 	return 0;
 }
 
 /*
  * Take n's prefix away and drop the nodes that no longer earn their keep.
- * slot points at n, pslot at the slot holding n's parent (NULL at the root).
+ * slot holds n, pslot the slot holding n's parent (NULL at the root).
  */
-static void ai_remove_node(struct cwg_allowedips *t,
-			   struct cwg_allowedips_node **slot,
-			   struct cwg_allowedips_node **pslot,
-			   struct cwg_allowedips_node *n)
+static void ai_remove_node(struct cwg_allowedips *t, uint32_t *slot,
+			   uint32_t *pslot, uint32_t n, struct ai_op *op)
 {
-	struct cwg_allowedips_node *parent, *other;
-	unsigned int kids = ai_nkids(n);
+	struct ai_hdr *h = ai_at(t, n), *ph;
+	unsigned int kids = ai_nkids(h);
+	uint32_t parent;
 
-	ai_list_unlink(n);
+	ai_list_unlink(t, n);
 	if (kids == 2) {
 		/* On failure n stays, ownerless, doing a branch's job. */
-		ai_reshape(t, slot, n, (uint8_t)((n->flags & AI_V6) | AI_KIDS));
+		ai_reshape(t, slot, n, (uint8_t)((h->flags & AI_V6) | AI_KIDS),
+			   op);
 		return;
 	}
 	if (kids == 1) {
-		*slot = n->child[0] ? n->child[0] : n->child[1];
-		ai_del(t, n);
+		*slot = ai_kids(h)[0] ? ai_kids(h)[0] : ai_kids(h)[1];
+		ai_kill(op, n);
 		return;
 	}
-	*slot = NULL;
-	ai_del(t, n);
+	*slot = 0;
+	ai_kill(op, n);
 	if (!pslot)
 		return;
 	parent = *pslot;
-	if (!ai_owner(parent)) {
+	ph = ai_at(t, parent);
+	if (!ai_owner(ph)) {
 		/* An ownerless node had two children; now it has one. */
-		other = parent->child[0] ? parent->child[0] : parent->child[1];
-		*pslot = other;
-		ai_del(t, parent);
-	} else if (!parent->child[0] && !parent->child[1]) {
-		ai_reshape(t, pslot, parent,
-			   (uint8_t)(parent->flags & ~AI_KIDS));
+		*pslot = ai_kids(ph)[0] ? ai_kids(ph)[0] : ai_kids(ph)[1];
+		ai_kill(op, parent);
+	} else if (!ai_kids(ph)[0] && !ai_kids(ph)[1]) {
+		ai_reshape(t, pslot, parent, (uint8_t)(ph->flags & ~AI_KIDS),
+			   op);
 	}
 }
 
-/* The slots pointing at target and at its parent, by walking target's key. */
-static struct cwg_allowedips_node **
-ai_find_slots(struct cwg_allowedips_node **root,
-	      const struct cwg_allowedips_node *target,
-	      struct cwg_allowedips_node ***pslot)
+/* The slots holding n and its parent, by walking n's key. */
+static uint32_t *ai_find_slots(struct cwg_allowedips *t, uint32_t n,
+			       uint32_t **pslot)
 {
-	struct cwg_allowedips_node **slot = root;
+	struct ai_hdr *h = ai_at(t, n), *p;
+	uint32_t *slot = (h->flags & AI_V6) ? &t->root6 : &t->root4;
 	struct ai_key k;
 
-	ai_key_of(&k, target);
+	ai_key_of(&k, h);
 	*pslot = NULL;
-	while (*slot != target) {
+	while (*slot != n) {
 		*pslot = slot;
-		slot = &(*slot)->child[ai_bit(&k, (*slot)->cidr)];
+		p = ai_at(t, *slot);
+		slot = &ai_kids(p)[ai_bit(&k, p->cidr)];
 	}
 	return slot;
+}
+
+static void ai_remove_prefix(struct cwg_allowedips *t, uint32_t n)
+{
+	struct ai_op op = { .ndead = 0 };
+	uint32_t *slot, *pslot;
+
+	ai_changed(t);
+	slot = ai_find_slots(t, n, &pslot);
+	ai_remove_node(t, slot, pslot, n, &op);
+	ai_release(t, &op);
 }
 
 int cwg_allowedips_remove(struct cwg_allowedips *t, int family,
 			  const uint8_t *addr, uint8_t cidr,
 			  struct cwg_allowedips_owner *owner)
 {
-	struct cwg_allowedips_node **slot, **pslot = NULL, *n;
+	struct ai_op op = { .ndead = 0 };
+	uint32_t *slot, *pslot = NULL, n;
+	struct ai_hdr *h = NULL;
 	struct ai_key k, nk;
 
 	if (ai_check(family, cidr))
 		return -CWG_EINVAL;
-	t->stale = true;
 	ai_key_load(&k, family, addr);
 	k.hi &= ai_mask_hi(cidr);
 	k.lo &= ai_mask_lo(cidr);
 
 	slot = ai_root(t, family);
-	while ((n = *slot) && n->cidr < cidr) {
-		if (!(n->flags & AI_KIDS))
+	while ((n = *slot) && (h = ai_at(t, n))->cidr < cidr) {
+		if (!(h->flags & AI_KIDS))
 			return 1;
 		pslot = slot;
-		slot = &n->child[ai_bit(&k, n->cidr)];
+		slot = &ai_kids(h)[ai_bit(&k, h->cidr)];
 	}
-	if (!n || n->cidr != cidr || !owner || ai_owner(n) != owner)
+	if (!n || h->cidr != cidr || !owner || ai_owner(h) != owner)
 		return 1;
-	ai_key_of(&nk, n);
+	ai_key_of(&nk, h);
 	if (nk.hi != k.hi || nk.lo != k.lo)
 		return 1;
-	ai_remove_node(t, slot, pslot, n);
+	ai_changed(t);
+	ai_remove_node(t, slot, pslot, n, &op);
+	ai_release(t, &op);
 	return 0;
 }
 
 void cwg_allowedips_remove_owner(struct cwg_allowedips *t,
 				 struct cwg_allowedips_owner *owner)
 {
-	if (owner->head)
-		t->stale = true;
-	while (owner->head) {
-		struct cwg_allowedips_node *n = owner->head, **slot, **pslot;
-
-		slot = ai_find_slots(ai_root(t, (n->flags & AI_V6) ? 6 : 4),
-				     n, &pslot);
-		ai_remove_node(t, slot, pslot, n);
-	}
+	/* Newest first: their nodes tend to be the last of their stores,
+	 * whose places need no other node moved into them. */
+	while (owner->head)
+		ai_remove_prefix(t, ai_pfx(ai_at(t, owner->head))->prev);
 }
 
 /* The lookup loops: owners are checked for a match, branches are not. */
 
 static struct cwg_allowedips_owner *
-ai_lookup4(const struct cwg_allowedips_node *n, uint32_t a)
+ai_lookup4(const struct cwg_allowedips *t, uint32_t n, uint32_t a)
 {
 	struct cwg_allowedips_owner *best = NULL, *o;
 
 	while (n) {
-		if ((n->flags & AI_PFX) && (o = ai_pfx(n)->owner)) {
-			uint32_t mask = (uint32_t)(~(uint64_t)0 << (32 - n->cidr));
+		struct ai_hdr *h = ai_at(t, n);
 
-			if ((a ^ n->key4) & mask)
+		if ((h->flags & AI_PFX) && (o = ai_pfx4(h)->owner)) {
+			uint32_t mask = (uint32_t)(~(uint64_t)0 << (32 - h->cidr));
+
+			if ((a ^ *ai_key4(h)) & mask)
 				break;
 			best = o;
 		}
-		if (!(n->flags & AI_KIDS))
+		if (!(h->flags & AI_KIDS))
 			break;
-		n = n->child[(a >> (31 - n->cidr)) & 1];
+		n = ai_kids(h)[(a >> (31 - h->cidr)) & 1];
 	}
 	return best;
 }
 
 static struct cwg_allowedips_owner *
-ai_lookup6(const struct cwg_allowedips_node *n, const struct ai_key *k)
+ai_lookup6(const struct cwg_allowedips *t, uint32_t n, const struct ai_key *k)
 {
 	struct cwg_allowedips_owner *best = NULL, *o;
 
 	while (n) {
-		if ((n->flags & AI_PFX) && (o = ai_pfx(n)->owner)) {
-			const struct ai_key *nk = ai_key6(n);
+		struct ai_hdr *h = ai_at(t, n);
 
-			if (((k->hi ^ nk->hi) & ai_mask_hi(n->cidr)) ||
-			    ((k->lo ^ nk->lo) & ai_mask_lo(n->cidr)))
+		if ((h->flags & AI_PFX) && (o = ai_pfx6(h)->owner)) {
+			const struct ai_key *nk = ai_key6(h);
+
+			if (((k->hi ^ nk->hi) & ai_mask_hi(h->cidr)) ||
+			    ((k->lo ^ nk->lo) & ai_mask_lo(h->cidr)))
 				break;
 			best = o;
 		}
-		if (!(n->flags & AI_KIDS))
+		if (!(h->flags & AI_KIDS))
 			break;
-		n = n->child[ai_bit(k, n->cidr)];
+		n = ai_kids(h)[ai_bit(k, h->cidr)];
 	}
 	return best;
+}
+
+static struct cwg_allowedips_owner *
+ai_slot_best(const struct cwg_allowedips *t, const struct ai_stride_slot *sl)
+{
+	return sl->best ? ai_pfx(ai_at(t, sl->best))->owner : NULL;
 }
 
 struct cwg_allowedips_owner *
@@ -593,81 +899,95 @@ cwg_allowedips_lookup(const struct cwg_allowedips *t, int family,
 	if (family == 4) {
 		a = cwg_get_be32(addr);
 		if (!t->stride4 || t->stale)
-			return ai_lookup4(t->root4, a);
+			return ai_lookup4(t, t->root4, a);
 		sl = &t->stride4->slot[a >> (32 - AI_STRIDE_BITS)];
-		o = sl->sub ? ai_lookup4(sl->sub, a) : NULL;
-		return o ? o : sl->best;
+		o = sl->sub ? ai_lookup4(t, sl->sub, a) : NULL;
+		return o ? o : ai_slot_best(t, sl);
 	}
 	if (family != 6)
 		return NULL;
 	ai_key_load(&k, 6, addr);
 	if (!t->stride6 || t->stale)
-		return ai_lookup6(t->root6, &k);
+		return ai_lookup6(t, t->root6, &k);
 	sl = &t->stride6->slot[k.hi >> (64 - AI_STRIDE_BITS)];
-	o = sl->sub ? ai_lookup6(sl->sub, &k) : NULL;
-	return o ? o : sl->best;
+	o = sl->sub ? ai_lookup6(t, sl->sub, &k) : NULL;
+	return o ? o : ai_slot_best(t, sl);
 }
 
 /*
- * One slot: walk the nodes whose branching bit lies inside the first
- * AI_STRIDE_BITS bits (cidr < AI_STRIDE_BITS), which every address of the
- * slot walks alike, collecting the best match; stop at the first node
- * that branches on a later bit, where lookups resume.
+ * A slot holds what a walk from the root makes of the slot's first
+ * AI_STRIDE_BITS bits: the nodes that branch inside them (cidr <
+ * AI_STRIDE_BITS) every address of the slot walks alike, collecting the
+ * best match; the walk stops at the first node that branches on a later
+ * bit, where lookups resume. Slots go in order, and slot s differs from
+ * slot s - 1 first at bit d: the nodes with cidr < d behave alike for
+ * both, so the walk resumes from the first node of the last one that
+ * does not (or, when there is none, slot s is slot s - 1). The whole
+ * table takes about two steps a slot.
  */
-static void ai_stride_fill(struct ai_stride_slot *sl,
-			   const struct cwg_allowedips_node *n,
-			   const struct ai_key *k)
+static struct cwg_allowedips_stride *
+ai_stride_build(const struct cwg_allowedips *t, uint32_t root)
 {
-	struct cwg_allowedips_owner *best = NULL, *o;
+	struct cwg_allowedips_stride *tab = cwg_zalloc(sizeof(*tab));
+	struct {
+		uint32_t n, best; /* a node walked, the best before it */
+	} path[AI_STRIDE_BITS];
+	unsigned int np = 0, i, d;
+	struct ai_key k = { 0, 0 }, nk;
+	uint32_t s, n, best;
+	struct ai_hdr *h;
 
-	while (n && n->cidr < AI_STRIDE_BITS) {
-		if ((n->flags & AI_PFX) && (o = ai_pfx(n)->owner)) {
-			struct ai_key nk;
-
-			ai_key_of(&nk, n);
-			if ((k->hi ^ nk.hi) & ai_mask_hi(n->cidr)) {
-				n = NULL;
+	if (!tab)
+		return NULL;
+	for (s = 0; s < AI_STRIDE_SLOTS; s++) {
+		n = root;
+		best = 0;
+		if (s) {
+			d = AI_STRIDE_BITS - 1 - (unsigned int)__builtin_ctz(s);
+			for (i = 0; i < np && ai_at(t, path[i].n)->cidr < d; i++)
+				;
+			if (i == np) {
+				tab->slot[s] = tab->slot[s - 1];
+				continue;
+			}
+			n = path[i].n;
+			best = path[i].best;
+			np = i;
+		}
+		k.hi = (uint64_t)s << (64 - AI_STRIDE_BITS);
+		while (n && (h = ai_at(t, n))->cidr < AI_STRIDE_BITS) {
+			path[np].n = n;
+			path[np++].best = best;
+			if ((h->flags & AI_PFX) && ai_pfx(h)->owner) {
+				ai_key_of(&nk, h);
+				if ((k.hi ^ nk.hi) & ai_mask_hi(h->cidr)) {
+					n = 0;
+					break;
+				}
+				best = n;
+			}
+			if (!(h->flags & AI_KIDS)) {
+				n = 0;
 				break;
 			}
-			best = o;
+			n = ai_kids(h)[ai_bit(&k, h->cidr)];
 		}
-		if (!(n->flags & AI_KIDS)) {
-			n = NULL;
-			break;
-		}
-		n = n->child[ai_bit(k, n->cidr)];
+		tab->slot[s].sub = n;
+		tab->slot[s].best = best;
 	}
-	sl->sub = n;
-	sl->best = best;
-}
-
-static void ai_stride_build(struct cwg_allowedips_stride **tab,
-			    const struct cwg_allowedips_node *root, bool want)
-{
-	struct ai_key k = { 0, 0 };
-	uint32_t i;
-
-	if (!want) {
-		cwg_free(*tab);
-		*tab = NULL;
-		return;
-	}
-	if (!*tab)
-		*tab = cwg_zalloc(sizeof(**tab));
-	if (!*tab)
-		return;
-	for (i = 0; i < AI_STRIDE_SLOTS; i++) {
-		k.hi = (uint64_t)i << (64 - AI_STRIDE_BITS);
-		ai_stride_fill(&(*tab)->slot[i], root, &k);
-	}
+	return tab;
 }
 
 void cwg_allowedips_optimize(struct cwg_allowedips *t)
 {
-	ai_stride_build(&t->stride4, t->root4,
-			t->nodes - t->nodes6 >= t->stride_min_nodes);
-	ai_stride_build(&t->stride6, t->root6,
-			t->nodes6 >= t->stride_min_nodes);
+	/* Short of memory, a family has no table: lookups walk the trie. */
+	cwg_free(t->stride4);
+	cwg_free(t->stride6);
+	t->stride4 = t->stride6 = NULL;
+	if (t->nodes - t->nodes6 >= t->stride_min_nodes)
+		t->stride4 = ai_stride_build(t, t->root4);
+	if (t->nodes6 >= t->stride_min_nodes)
+		t->stride6 = ai_stride_build(t, t->root6);
 	t->stale = false;
 }
 
@@ -677,24 +997,39 @@ uint64_t cwg_allowedips_stride_bytes(const struct cwg_allowedips *t)
 	       (uint64_t)sizeof(struct cwg_allowedips_stride);
 }
 
-int cwg_allowedips_walk(const struct cwg_allowedips_owner *owner,
+uint64_t cwg_allowedips_bytes(const struct cwg_allowedips *t)
+{
+	uint64_t b = cwg_allowedips_stride_bytes(t) +
+		     (uint64_t)t->dir_cap * sizeof(*t->dir);
+	int k;
+
+	for (k = 0; k < 6; k++)
+		b += (uint64_t)t->store[k].nchunks * ai_chunk_bytes(k) +
+		     (uint64_t)t->store[k].cap * sizeof(uint32_t);
+	return b;
+}
+
+int cwg_allowedips_walk(const struct cwg_allowedips *t,
+			const struct cwg_allowedips_owner *owner,
 			cwg_allowedips_walk_fn fn, void *ctx)
 {
-	const struct cwg_allowedips_node *n = owner->head;
+	uint32_t n = owner->head;
 	uint8_t addr[16];
+	struct ai_hdr *h;
 	struct ai_key k;
 	int ret;
 
 	if (!n)
 		return 0;
 	do {
-		ai_key_of(&k, n);
+		h = ai_at(t, n);
+		ai_key_of(&k, h);
 		cwg_put_be64(addr, k.hi);
 		cwg_put_be64(addr + 8, k.lo);
-		ret = fn(ctx, (n->flags & AI_V6) ? 6 : 4, addr, n->cidr);
+		ret = fn(ctx, (h->flags & AI_V6) ? 6 : 4, addr, h->cidr);
 		if (ret)
 			return ret;
-		n = ai_pfx(n)->next;
+		n = ai_pfx(h)->next;
 	} while (n != owner->head);
 	return 0;
 }

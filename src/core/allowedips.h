@@ -4,32 +4,41 @@
  * address to the owner (a peer) of the most specific allowed-IPs prefix.
  *
  * Locking: the table does no locking of its own. The device holds its
- * configuration rwlock (struct cwg_device.cfg_lock): lookups under the read
- * side, taken once per batch of packets by each data-path thread, and
- * inserts and removals under the write side. Nodes are therefore never freed
- * while a lookup can see them.
+ * configuration rwlock (struct cwg_device.cfg_lock): lookups and walks
+ * under the read side, taken once per batch of packets by each data-path
+ * thread, and every change under the write side. Nodes therefore never
+ * move or go away while a reader can see them.
  */
 #ifndef CWG_ALLOWEDIPS_H
 #define CWG_ALLOWEDIPS_H
 
 #include "../base.h"
 
-struct cwg_allowedips_node;
-
 /* Embedded in each peer: the list of the peer's prefixes, for walks and
- * for removing all of them at once. */
+ * for removing all of them at once. head is a node index (0: none). */
 struct cwg_allowedips_owner {
-	struct cwg_allowedips_node *head;
+	uint32_t head;
 	uint32_t count;
+};
+
+/* The nodes of one shape and family, packed: node k of the store lives in
+ * chunk chunk[k / (nodes a chunk holds)]. */
+struct cwg_allowedips_store {
+	uint32_t *chunk; /* chunk numbers, in order */
+	uint32_t nchunks, cap;
+	uint32_t count;	 /* live nodes */
 };
 
 struct cwg_allowedips_stride;
 
 struct cwg_allowedips {
-	struct cwg_allowedips_node *root4;
-	struct cwg_allowedips_node *root6;
-	uint64_t nodes;	 /* live nodes, for memory accounting */
-	uint64_t nodes6; /* of which IPv6 */
+	uint32_t root4, root6; /* node indices, 0: empty */
+	uint64_t nodes;	       /* live nodes, for memory accounting */
+	uint64_t nodes6;       /* of which IPv6 */
+	/* Node memory: chunks, found by number (see allowedips.c). */
+	uint8_t **dir;
+	uint32_t dir_cap, dir_hint;
+	struct cwg_allowedips_store store[6];
 	/*
 	 * Big tries get a table indexed by an address's first 16 bits that
 	 * holds where the walk continues and the best match so far, so a
@@ -49,8 +58,9 @@ void cwg_allowedips_init(struct cwg_allowedips *t);
 void cwg_allowedips_free(struct cwg_allowedips *t);
 
 /* Insert addr/cidr for owner, normalizing host bits away. A prefix held by
- * another owner moves to this one. 0 on success, -CWG_EINVAL on bad
- * family/cidr, -CWG_ENOMEM when out of memory. */
+ * another owner moves to this one (to the end of its list); one the owner
+ * holds already keeps its place. 0 on success, -CWG_EINVAL on bad
+ * family/cidr, -CWG_ENOMEM when out of memory (nothing changed). */
 int cwg_allowedips_insert(struct cwg_allowedips *t, int family,
 			  const uint8_t *addr, uint8_t cidr,
 			  struct cwg_allowedips_owner *owner);
@@ -77,12 +87,17 @@ static inline bool cwg_allowedips_stale(const struct cwg_allowedips *t)
 }
 /* Bytes the lookup tables take now. */
 uint64_t cwg_allowedips_stride_bytes(const struct cwg_allowedips *t);
+/* Bytes the whole table takes now: nodes (in their chunks), the chunk
+ * directory and lists, and the lookup tables; every byte it allocated. */
+uint64_t cwg_allowedips_bytes(const struct cwg_allowedips *t);
 
-/* Call fn for each of owner's prefixes (addr normalized). Stops early and
- * returns fn's value when fn returns non-zero; 0 otherwise. */
+/* Call fn for each of owner's prefixes (addr normalized), in the order
+ * they were inserted. Stops early and returns fn's value when fn returns
+ * non-zero; 0 otherwise. */
 typedef int (*cwg_allowedips_walk_fn)(void *ctx, int family,
 				      const uint8_t *addr, uint8_t cidr);
-int cwg_allowedips_walk(const struct cwg_allowedips_owner *owner,
+int cwg_allowedips_walk(const struct cwg_allowedips *t,
+			const struct cwg_allowedips_owner *owner,
 			cwg_allowedips_walk_fn fn, void *ctx);
 
 #endif

@@ -452,5 +452,6 @@ int cwg_peer_walk_allowed_ips(struct cwg_peer *peer,
 					const uint8_t *addr, uint8_t cidr),
 			      void *ctx)
 {
-	return cwg_allowedips_walk(&peer->allowedips, fn, ctx);
+	return cwg_allowedips_walk(&peer->dev->allowedips, &peer->allowedips,
+				   fn, ctx);
 }

@@ -14,6 +14,13 @@
 #include "core/allowedips.h"
 #include "tap.h"
 
+/* test_allowedips_chunks.c includes this file with tiny chunks. */
+#ifdef CWG_ALLOWEDIPS_CHUNK_NODES_SHIFT
+#define TINY_CHUNKS 1
+#else
+#define TINY_CHUNKS 0
+#endif
+
 /* Allocator with accounting and fault injection. */
 
 static long live_allocs;
@@ -113,6 +120,13 @@ static int stop_at_second(void *ctx, int family, const uint8_t *addr,
 	return ++*calls == 2 ? 42 : 0;
 }
 
+/* The v4 stores' counts: full << 16 | leaf << 8 | branch. */
+static unsigned int shapes4(const struct cwg_allowedips *t)
+{
+	return t->store[2].count << 16 | t->store[1].count << 8 |
+	       t->store[0].count;
+}
+
 static struct cwg_allowedips_owner *lk4(struct cwg_allowedips *t, int b0,
 					int b1, int b2, int b3)
 {
@@ -173,7 +187,7 @@ static void test_directed(void)
 	/* Normalization. */
 	ok(ins4(&t, 10, 1, 2, 3, 8, &a) == 0, "insert 10.1.2.3/8");
 	memset(&w, 0, sizeof(w));
-	cwg_allowedips_walk(&a, collect, &w);
+	cwg_allowedips_walk(&t, &a, collect, &w);
 	ip4(x, 10, 0, 0, 0);
 	ok(w.n == 1 && w.fam[0] == 4 && w.cidr[0] == 8 &&
 		   !memcmp(w.addr[0], x, 4),
@@ -267,13 +281,13 @@ static void test_directed(void)
 	ins4(&t, 172, 16, 0, 0, 12, &a);
 	ins4(&t, 192, 0, 2, 0, 24, &a); /* again: keeps its place */
 	memset(&w, 0, sizeof(w));
-	ok(cwg_allowedips_walk(&a, collect, &w) == 0 && w.n == 3 &&
+	ok(cwg_allowedips_walk(&t, &a, collect, &w) == 0 && w.n == 3 &&
 		   w.fam[0] == 4 && w.cidr[0] == 24 && w.fam[1] == 6 &&
 		   w.cidr[1] == 8 && w.addr[1][0] == 0xfd && w.fam[2] == 4 &&
 		   w.cidr[2] == 12 && w.addr[2][0] == 172 && a.count == 3,
 	   "walk yields insertion order across families");
 	calls = 0;
-	ok(cwg_allowedips_walk(&a, stop_at_second, &calls) == 42 && calls == 2,
+	ok(cwg_allowedips_walk(&t, &a, stop_at_second, &calls) == 42 && calls == 2,
 	   "walk stops early with the callback's value");
 	cwg_allowedips_remove_owner(&t, &a);
 	ok(lk6(&t, "fd000000000000000000000000000001") == &c,
@@ -281,32 +295,31 @@ static void test_directed(void)
 	cwg_allowedips_free(&t);
 	ok(t.nodes == 0 && live_allocs == 0, "free releases every node");
 	/* free leaves owners' lists dangling, by contract. */
-	b.head = c.head = d.head = NULL;
+	b.head = c.head = d.head = 0;
 	b.count = c.count = d.count = 0;
 
 	/* Nodes shrink back to the smaller shape when they lose their
-	 * children or their owner. */
+	 * children or their owner (counted per store: v4 branch, leaf,
+	 * full). */
 	{
-		long b_leaf, b_pair;
-
 		ins4(&t, 10, 0, 0, 0, 8, &a);
-		b_leaf = live_bytes;
 		ins4(&t, 10, 1, 0, 0, 16, &b);
+		ok(shapes4(&t) == 0x010100,
+		   "a leaf that gains a child becomes a full node");
 		rm4(&t, 10, 1, 0, 0, 16, &b);
-		ok(live_bytes == b_leaf && t.nodes == 1,
+		ok(shapes4(&t) == 0x000100 && t.nodes == 1,
 		   "a prefix node that loses its last child shrinks back");
 		rm4(&t, 10, 0, 0, 0, 8, &a);
 		ins4(&t, 10, 0, 0, 0, 16, &b);
 		ins4(&t, 10, 128, 0, 0, 16, &c);
-		b_pair = live_bytes;
+		ok(shapes4(&t) == 0x000201, "two /16s: two leaves, a branch");
 		ins4(&t, 10, 0, 0, 0, 8, &a);
-		ok(t.nodes == 3 && lk4(&t, 10, 0, 0, 1) == &b &&
+		ok(shapes4(&t) == 0x010200 && lk4(&t, 10, 0, 0, 1) == &b &&
 			   lk4(&t, 10, 128, 0, 1) == &c &&
 			   lk4(&t, 10, 64, 0, 1) == &a,
 		   "a prefix landing on a branch node takes it over");
 		rm4(&t, 10, 0, 0, 0, 8, &a);
-		ok(live_bytes == b_pair && t.nodes == 3 &&
-			   !lk4(&t, 10, 64, 0, 1),
+		ok(shapes4(&t) == 0x000201 && !lk4(&t, 10, 64, 0, 1),
 		   "a prefix node with two children becomes a branch again");
 		cwg_allowedips_remove_owner(&t, &b);
 		cwg_allowedips_remove_owner(&t, &c);
@@ -317,8 +330,8 @@ static void test_directed(void)
 	cwg_allowedips_init(&t);
 	fail_next = 0;
 	ok(ins4(&t, 10, 0, 0, 0, 8, &a) == -CWG_ENOMEM && t.nodes == 0 &&
-		   !a.head,
-	   "insert into empty trie: -2 on OOM, nothing changed");
+		   !a.head && live_allocs == 0,
+	   "insert into empty trie: -2 on OOM, nothing changed, no leak");
 	ins4(&t, 10, 0, 0, 0, 8, &a);
 	fail_next = 0;
 	ok(ins4(&t, 10, 1, 0, 0, 16, &b) == -CWG_ENOMEM && t.nodes == 1 &&
@@ -328,17 +341,18 @@ static void test_directed(void)
 	ok(ins4(&t, 10, 1, 0, 0, 16, &b) == -CWG_ENOMEM && t.nodes == 1 &&
 		   !b.head,
 	   "second allocation failing: -2, no leak");
-	ok(live_allocs == 1, "one live allocation for one node");
+	ok(live_bytes == (long)cwg_allowedips_bytes(&t),
+	   "the table accounts for every byte it holds");
 	ins4(&t, 10, 1, 0, 0, 16, &b);
 	ins4(&t, 10, 2, 0, 0, 16, &c);
 	fail_next = 0;
 	ok(rm4(&t, 10, 0, 0, 0, 8, &a) == 0 && !lk4(&t, 10, 3, 0, 0) &&
 		   lk4(&t, 10, 1, 0, 1) == &b && lk4(&t, 10, 2, 0, 1) == &c,
-	   "remove still works when shrinking a node cannot allocate");
+	   "remove works while allocations fail");
 	fail_next = -1;
 	ok(rm4(&t, 10, 1, 0, 0, 16, &b) == 0 && t.nodes == 1 &&
 		   lk4(&t, 10, 2, 255, 255) == &c,
-	   "the ownerless node left behind is merged away later");
+	   "and then removes the rest");
 	cwg_allowedips_remove_owner(&t, &c);
 	ok(t.nodes == 0 && live_allocs == 0, "OOM paths leak nothing");
 
@@ -356,11 +370,18 @@ static void test_directed(void)
 		bad |= cwg_allowedips_insert(&t, 6, x, 128, &a);
 	}
 	ok(!bad && a.count == 2 * 255 * 256, "130560 inserts");
-	diag("nodes %llu for %u prefixes (%.3f nodes/prefix), %.1f bytes/prefix",
-	     (unsigned long long)t.nodes, a.count,
-	     (double)t.nodes / a.count, (double)live_bytes / a.count);
-	ok(live_bytes <= 64L * a.count, "at most 64 bytes per stored prefix");
+	cwg_allowedips_optimize(&t);
+	diag("nodes %llu for %u prefixes (%.3f nodes/prefix), %.1f bytes/prefix "
+	     "(%.1f of them lookup tables)",
+	     (unsigned long long)t.nodes, a.count, (double)t.nodes / a.count,
+	     (double)live_bytes / a.count,
+	     (double)cwg_allowedips_stride_bytes(&t) / a.count);
+	ok(t.stride4 && t.stride6 &&
+		   live_bytes == (long)cwg_allowedips_bytes(&t) &&
+		   (TINY_CHUNKS || live_bytes <= 64L * a.count),
+	   "at most 64 bytes per stored prefix, lookup tables included");
 	cwg_allowedips_remove_owner(&t, &a);
+	cwg_allowedips_free(&t); /* the tables outlive the nodes */
 	ok(t.nodes == 0 && live_allocs == 0 && !t.root4 && !t.root6,
 	   "remove_owner of 130560 prefixes frees everything");
 }
@@ -429,6 +450,7 @@ static void ref_insert(int fam, const uint8_t *a, int cidr, int owner)
 	struct ref *r = ref_find(fam, a, cidr);
 
 	if (r) {
+		/* Moved: to the end of its new owner's list. */
 		if (r->owner != owner) {
 			r->owner = owner;
 			r->seq = ++seq_counter;
@@ -543,7 +565,8 @@ static int cmp_seq(const void *x, const void *y)
 }
 
 /* Every owner's walk must list its reference prefixes in insertion order. */
-static int check_walks(struct cwg_allowedips_owner *owners)
+static int check_walks(const struct cwg_allowedips *t,
+		       struct cwg_allowedips_owner *owners)
 {
 	static struct walk_check w;
 	static const struct ref **mine;
@@ -560,7 +583,7 @@ static int check_walks(struct cwg_allowedips_owner *owners)
 		qsort(mine, n, sizeof(*mine), cmp_seq);
 		w.n = 0;
 		w.overflow = 0;
-		cwg_allowedips_walk(&owners[o], collect_big, &w);
+		cwg_allowedips_walk(t, &owners[o], collect_big, &w);
 		if (w.overflow || (size_t)w.n != n || owners[o].count != n) {
 			diag("owner %d: walked %d, count %u, reference %zu", o,
 			     w.n, owners[o].count, n);
@@ -576,11 +599,6 @@ static int check_walks(struct cwg_allowedips_owner *owners)
 		}
 	}
 	return 1;
-}
-
-static size_t stride_tables(const struct cwg_allowedips *t)
-{
-	return (t->stride4 ? 1 : 0) + (t->stride6 ? 1 : 0);
 }
 
 /* stride: build the first-16-bits lookup tables at random points (with no
@@ -709,13 +727,13 @@ static void test_random(int fail_rate, long ops_per_family, bool stride)
 		fail_every = 0;
 		ops[fam == 6]++;
 		max_live = CWG_MAX(max_live, nrefs);
-		if ((uint64_t)t.nodes + stride_tables(&t) != (uint64_t)live_allocs ||
+		if (cwg_allowedips_bytes(&t) != (uint64_t)live_bytes ||
 		    t.nodes > 2 * nrefs)
 			acct_bad++;
-		if ((ops[0] + ops[1]) % 4000 == 0 && !check_walks(owners))
+		if ((ops[0] + ops[1]) % 4000 == 0 && !check_walks(&t, owners))
 			walk_bad++;
 	}
-	ok(check_walks(owners), "final walks match the reference");
+	ok(check_walks(&t, owners), "final walks match the reference");
 	if (stride) {
 		long bad = 0, n;
 
@@ -735,12 +753,12 @@ static void test_random(int fail_rate, long ops_per_family, bool stride)
 	}
 
 	diag("%s: ops v4 %ld v6 %ld; inserts %ld (%ld failed by injected OOM), "
-	     "removes %ld, remove_owner %ld, lookups v4 %ld v6 %ld (%ld hit, %ld "
-	     "longer than half the address); %zu prefixes live (max %zu), "
+	     "removes %ld, remove_owner %ld, lookups v4 %ld v6 %ld (%ld hit, "
+	     "%ld longer than half the address); %zu prefixes live (max %zu), "
 	     "%llu nodes",
 	     fail_rate ? "with OOM injection" : stride ? "with lookup tables" : "plain", ops[0], ops[1], ins,
-	     oom, rem, rem_owner, lookups[0], lookups[1], hits, deep, nrefs, max_live,
-	     (unsigned long long)t.nodes);
+	     oom, rem, rem_owner, lookups[0], lookups[1], hits, deep, nrefs,
+	     max_live, (unsigned long long)t.nodes);
 	ok(ops[0] >= ops_per_family && ops[1] >= ops_per_family,
 	   "at least %ld random operations per family", ops_per_family);
 	ok(lookup_bad == 0, "%ld lookups agree with the reference (%ld bad)",
@@ -751,7 +769,8 @@ static void test_random(int fail_rate, long ops_per_family, bool stride)
 	   ret_bad);
 	ok(walk_bad == 0, "periodic owner walks agree (%ld bad)", walk_bad);
 	ok(acct_bad == 0,
-	   "node counter equals live allocations, nodes <= 2 x prefixes "
+	   "the table's byte count equals the allocator's, nodes <= 2 x "
+	   "prefixes "
 	   "(%ld bad)",
 	   acct_bad);
 	if (fail_rate)
