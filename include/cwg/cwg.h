@@ -362,6 +362,18 @@ CWG_EXPORT void cwg_device_tick(struct cwg_device *dev, uint64_t now,
 CWG_EXPORT void cwg_device_cfg_lock(struct cwg_device *dev);
 CWG_EXPORT void cwg_device_cfg_rdlock(struct cwg_device *dev);
 CWG_EXPORT void cwg_device_cfg_unlock(struct cwg_device *dev);
+/*
+ * A configuration that spans several holds of the lock (a UAPI set
+ * request, applied as its bytes arrive). Routing lookups use tables that
+ * a tick rebuilds after the routes changed; between begin and end the
+ * ticks leave them (lookups stay exact, walking the trie), so that they
+ * are rebuilt once, by the first tick after the end, rather than after
+ * every part. Batches are counted, so they may overlap; any thread, no
+ * lock. One left open delays a rebuild by at most CWG_CFG_BATCH_MAX_NS.
+ */
+#define CWG_CFG_BATCH_MAX_NS 1000000000ULL
+CWG_EXPORT void cwg_device_cfg_batch_begin(struct cwg_device *dev);
+CWG_EXPORT void cwg_device_cfg_batch_end(struct cwg_device *dev);
 
 /* Write lock. key NULL or all zeros removes it. The public key is
  * derived; peers whose key equals it are removed, as the kernel does;

@@ -549,6 +549,7 @@ static int ai_check(int family, uint8_t cidr)
 static void ai_changed(struct cwg_allowedips *t)
 {
 	t->stale = true;
+	t->gen++;
 }
 
 /* The first-16-bits table; see struct cwg_allowedips. The fuzzer builds
@@ -594,6 +595,7 @@ void cwg_allowedips_free(struct cwg_allowedips *t)
 	cwg_free(t->stride6);
 	t->stride4 = t->stride6 = NULL;
 	t->stale = false;
+	t->gen++;
 }
 
 /* The prefix exists as node n (at *slot, its cidr is the prefix's). */
@@ -978,17 +980,51 @@ ai_stride_build(const struct cwg_allowedips *t, uint32_t root)
 	return tab;
 }
 
+int cwg_allowedips_build_tables(const struct cwg_allowedips *t,
+				struct cwg_allowedips_tables *out)
+{
+	out->gen = t->gen;
+	out->stride4 = out->stride6 = NULL;
+	if (t->nodes - t->nodes6 >= t->stride_min_nodes) {
+		out->stride4 = ai_stride_build(t, t->root4);
+		if (!out->stride4)
+			return -CWG_ENOMEM;
+	}
+	if (t->nodes6 >= t->stride_min_nodes) {
+		out->stride6 = ai_stride_build(t, t->root6);
+		if (!out->stride6)
+			return -CWG_ENOMEM;
+	}
+	return 0;
+}
+
+bool cwg_allowedips_install_tables(struct cwg_allowedips *t,
+				   struct cwg_allowedips_tables *tabs)
+{
+	struct cwg_allowedips_stride *old4 = tabs->stride4,
+				     *old6 = tabs->stride6;
+	bool ok = tabs->gen == t->gen;
+
+	if (ok) {
+		old4 = t->stride4;
+		old6 = t->stride6;
+		t->stride4 = tabs->stride4;
+		t->stride6 = tabs->stride6;
+		t->stale = false;
+	}
+	cwg_free(old4);
+	cwg_free(old6);
+	tabs->stride4 = tabs->stride6 = NULL;
+	return ok;
+}
+
 void cwg_allowedips_optimize(struct cwg_allowedips *t)
 {
+	struct cwg_allowedips_tables tabs;
+
 	/* Short of memory, a family has no table: lookups walk the trie. */
-	cwg_free(t->stride4);
-	cwg_free(t->stride6);
-	t->stride4 = t->stride6 = NULL;
-	if (t->nodes - t->nodes6 >= t->stride_min_nodes)
-		t->stride4 = ai_stride_build(t, t->root4);
-	if (t->nodes6 >= t->stride_min_nodes)
-		t->stride6 = ai_stride_build(t, t->root6);
-	t->stale = false;
+	cwg_allowedips_build_tables(t, &tabs);
+	cwg_allowedips_install_tables(t, &tabs);
 }
 
 uint64_t cwg_allowedips_stride_bytes(const struct cwg_allowedips *t)

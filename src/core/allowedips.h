@@ -4,10 +4,11 @@
  * address to the owner (a peer) of the most specific allowed-IPs prefix.
  *
  * Locking: the table does no locking of its own. The device holds its
- * configuration rwlock (struct cwg_device.cfg_lock): lookups and walks
- * under the read side, taken once per batch of packets by each data-path
- * thread, and every change under the write side. Nodes therefore never
- * move or go away while a reader can see them.
+ * configuration rwlock (struct cwg_device.cfg_lock): lookups, walks and
+ * cwg_allowedips_build_tables under the read side, taken once per batch
+ * of packets by each data-path thread, and every change under the write
+ * side. Nodes therefore never move or go away while a reader can see
+ * them.
  */
 #ifndef CWG_ALLOWEDIPS_H
 #define CWG_ALLOWEDIPS_H
@@ -44,10 +45,12 @@ struct cwg_allowedips {
 	 * holds where the walk continues and the best match so far, so a
 	 * lookup skips the top of the trie (the levels every lookup walks).
 	 * Any change makes the tables stale (lookups then ignore them) until
-	 * cwg_allowedips_optimize() rebuilds them.
+	 * new ones are installed; gen counts the changes, so tables built
+	 * from an older trie are never installed.
 	 */
 	struct cwg_allowedips_stride *stride4, *stride6;
 	bool stale;
+	uint64_t gen;
 	uint64_t stride_min_nodes; /* build a family's table from this size */
 };
 
@@ -78,8 +81,23 @@ struct cwg_allowedips_owner *
 cwg_allowedips_lookup(const struct cwg_allowedips *t, int family,
 		      const uint8_t *addr);
 
-/* Rebuild (or drop, for small tries) the lookup tables. Under the
- * writer's lock; a failed allocation just leaves lookups on the trie. */
+/*
+ * The lookup tables. Building only reads the trie, so it runs under the
+ * read lock, beside lookups; installing takes the write lock and keeps
+ * them only if the trie has not changed since (*gen tells). Build gives
+ * -CWG_ENOMEM, or 0 and the tables (NULL for a family too small to want
+ * one); install takes them over either way. optimize does both, under
+ * the write lock. A failed allocation just leaves lookups on the trie.
+ */
+struct cwg_allowedips_tables {
+	struct cwg_allowedips_stride *stride4, *stride6;
+	uint64_t gen;
+};
+int cwg_allowedips_build_tables(const struct cwg_allowedips *t,
+				struct cwg_allowedips_tables *out);
+/* true when installed (the trie had not changed). */
+bool cwg_allowedips_install_tables(struct cwg_allowedips *t,
+				   struct cwg_allowedips_tables *tabs);
 void cwg_allowedips_optimize(struct cwg_allowedips *t);
 static inline bool cwg_allowedips_stale(const struct cwg_allowedips *t)
 {

@@ -140,6 +140,22 @@ void cwg_device_cfg_unlock(struct cwg_device *dev)
 	cwg_rwlock_unlock(&dev->cfg_lock);
 }
 
+void cwg_device_cfg_batch_begin(struct cwg_device *dev)
+{
+	cwg_atomic_fetch_add(&dev->cfg_batches, 1);
+}
+
+void cwg_device_cfg_batch_end(struct cwg_device *dev)
+{
+	uint32_t n = cwg_atomic_load(&dev->cfg_batches);
+
+	/* An end without a begin is ignored, never a count that wrapped. */
+	while (n && !__atomic_compare_exchange_n(&dev->cfg_batches, &n, n - 1,
+						 false, __ATOMIC_ACQ_REL,
+						 __ATOMIC_ACQUIRE))
+		;
+}
+
 /* DH(our static, their static), computed once per key change; zeros when
  * either is missing or the result is degenerate, which makes handshakes
  * with that peer fail cleanly. */

@@ -189,6 +189,12 @@ struct cwg_device {
 	struct cwg_peer *flush_head;
 
 	struct cwg_device_stats stats; /* each field atomic */
+
+	/* Configuration batches open, and since when (by the ticks' clock,
+	 * 0: not yet seen) the routing lookup tables have been stale while
+	 * one was (atomics). */
+	uint32_t cfg_batches;
+	uint64_t tables_stale_since;
 };
 
 #define cwg_count(dev, field) cwg_atomic_add_relaxed(&(dev)->stats.field, 1)

@@ -131,10 +131,35 @@ static void peer_tick(struct cwg_peer *peer, uint64_t now, struct cwg_out *out)
 	}
 }
 
+/*
+ * Under cfg_lock (read): whether to rebuild the routing lookup tables now.
+ * They are stale after any change of routes; while a configuration batch
+ * is open they wait for its end (each part of a long `wg setconf` would
+ * otherwise pay for a rebuild), but never longer than CWG_CFG_BATCH_MAX_NS.
+ */
+static bool tables_due(struct cwg_device *dev, uint64_t now)
+{
+	uint64_t since;
+
+	if (!cwg_allowedips_stale(&dev->allowedips)) {
+		cwg_atomic_store_relaxed(&dev->tables_stale_since, 0);
+		return false;
+	}
+	if (!cwg_atomic_load(&dev->cfg_batches))
+		return true;
+	since = cwg_atomic_load_relaxed(&dev->tables_stale_since);
+	if (!since) {
+		cwg_atomic_store_relaxed(&dev->tables_stale_since, now | 1);
+		return false;
+	}
+	return now - since >= CWG_CFG_BATCH_MAX_NS;
+}
+
 void cwg_device_tick(struct cwg_device *dev, uint64_t now, struct cwg_out *out)
 {
+	struct cwg_allowedips_tables tabs;
 	struct cwg_peer *peer;
-	bool stale;
+	bool rebuild;
 
 	cwg_rwlock_rdlock(&dev->cfg_lock);
 	for (peer = dev->first; peer; peer = peer->next) {
@@ -142,13 +167,17 @@ void cwg_device_tick(struct cwg_device *dev, uint64_t now, struct cwg_out *out)
 		peer_tick(peer, now, out);
 		cwg_mutex_unlock(&peer->lock);
 	}
-	stale = cwg_allowedips_stale(&dev->allowedips);
+	/* The tables are built beside the data path (reading the trie is
+	 * what lookups do too) and only swapped in under the write lock,
+	 * if no change came in between; else the next tick tries again. */
+	rebuild = tables_due(dev, now);
+	if (rebuild)
+		cwg_allowedips_build_tables(&dev->allowedips, &tabs);
 	cwg_rwlock_unlock(&dev->cfg_lock);
-	/* Configuration changed the routes: rebuild the lookup tables once,
-	 * here, rather than on every line of a long `wg setconf`. */
-	if (stale) {
+	if (rebuild) {
 		cwg_rwlock_wrlock(&dev->cfg_lock);
-		cwg_allowedips_optimize(&dev->allowedips);
+		cwg_allowedips_install_tables(&dev->allowedips, &tabs);
+		cwg_atomic_store_relaxed(&dev->tables_stale_since, 0);
 		cwg_rwlock_unlock(&dev->cfg_lock);
 	}
 }

@@ -56,6 +56,7 @@ struct cwg_uapi_conn {
 	bool skip_line_used;	/* SKIP: the current line has bytes */
 
 	/* The set request in progress. */
+	bool batch;		/* a set request is open: a device batch */
 	bool in_peer;		/* a public_key line has been seen */
 	bool peer_ignored;	/* removed, update_only, or our own key */
 	bool peer_created;	/* created by this request */
@@ -347,6 +348,25 @@ static void set_reset(struct cwg_uapi_conn *c)
 	c->peer_created = false;
 	c->peer = NULL;
 	cwg_wipe(c->peer_key, sizeof(c->peer_key));
+}
+
+/*
+ * A set request is one configuration batch of the device (see
+ * cwg_device_cfg_batch_begin), however many feed calls it takes: the
+ * routing lookup tables are rebuilt once after it, not after each part.
+ */
+static void request_begin(struct cwg_uapi_conn *c)
+{
+	cwg_device_cfg_batch_begin(c->dev);
+	c->batch = true;
+}
+
+/* The request is over: done, failed, or its connection closed. */
+static void request_end(struct cwg_uapi_conn *c)
+{
+	if (c->batch)
+		cwg_device_cfg_batch_end(c->dev);
+	c->batch = false;
 }
 
 static int set_device_line(struct cwg_uapi_conn *c, const char *key,
@@ -725,6 +745,8 @@ void cwg_uapi_conn_free(struct cwg_uapi_conn *c)
 {
 	if (!c)
 		return;
+	/* Gone in the middle of a set request. */
+	request_end(c);
 	cwg_wipe(c, sizeof(*c));
 	free(c);
 }
@@ -752,6 +774,7 @@ static int handle_line(struct cwg_uapi_conn *c, char *line, size_t len,
 		}
 		if (line_is(line, len, "set=1")) {
 			set_reset(c);
+			request_begin(c);
 			c->state = CWG_UAPI_SET;
 			return 0;
 		}
@@ -775,6 +798,7 @@ static int handle_line(struct cwg_uapi_conn *c, char *line, size_t len,
 		return do_stats(c->dev, out) ? 0 : -1;
 	case CWG_UAPI_SET:
 		if (!len) {
+			request_end(c);
 			set_reset(c);
 			c->state = CWG_UAPI_OP;
 			return buf_add_errno(out, 0) ? 0 : -1;
@@ -782,6 +806,7 @@ static int handle_line(struct cwg_uapi_conn *c, char *line, size_t len,
 		err = set_line(c, line, len);
 		if (!err)
 			return 0;
+		request_end(c);
 		/*
 		 * wireguard-go stops reading the request here and then,
 		 * reading its remaining lines as operations, hangs up. We
@@ -864,6 +889,8 @@ int cwg_uapi_feed(struct cwg_uapi_conn *c, const char *data, size_t len,
 		if (ret < 0)
 			break;
 	}
+	if (ret < 0)
+		request_end(c);
 	cfg_end(c);
 	if (ret < 0) {
 		c->state = CWG_UAPI_CLOSED;

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "core/peer.h" /* the device's batches and routing tables */
 #include "crypto/crypto.h"
 #include "tap.h"
 #include "../common/splitmix.h"
@@ -1023,6 +1024,64 @@ static void test_big(void)
 	cwg_device_free(dev);
 }
 
+/* ---- the batch a set request is ---- */
+
+/* Feed one piece on c; true when it produced no output. */
+static bool feed_quiet(struct cwg_uapi_conn *c, const char *s)
+{
+	struct cwg_uapi_buf out = { 0 };
+	bool quiet = cwg_uapi_feed(c, s, strlen(s), &out) == 0 && !out.len;
+
+	cwg_uapi_buf_free(&out);
+	return quiet;
+}
+
+/* The lookup tables are rebuilt by a tick once a request is over, not
+ * while one is open (for a second at most). */
+static void test_batch_tables(void)
+{
+	struct cwg_device *dev = cwg_device_new(NULL, NULL);
+	struct cwg_uapi_conn *c = cwg_uapi_conn_new(dev, NULL);
+	struct cwg_uapi_buf reply = { 0 };
+	const uint64_t s = 1000000000ULL;
+	struct cwg_out out;
+	char h[65], buf[256];
+	uint8_t pk[32];
+
+	cwg_out_init(&out);
+	dev->allowedips.stride_min_nodes = 0; /* tables for any size */
+	rnd_pubkey(pk);
+	keyhex(h, pk);
+	snprintf(buf, sizeof(buf),
+		 "set=1\npublic_key=%s\nallowed_ip=10.0.0.0/8\n", h);
+	ok(feed_quiet(c, buf) && cwg_allowedips_stale(&dev->allowedips),
+	   "batch: routes changed, the tables are stale");
+	cwg_device_tick(dev, 10 * s, &out);
+	cwg_device_tick(dev, 10 * s + s / 2, &out);
+	ok(cwg_allowedips_stale(&dev->allowedips),
+	   "batch: ticks leave them while the request is open");
+	cwg_device_tick(dev, 11 * s + s / 10, &out);
+	ok(!cwg_allowedips_stale(&dev->allowedips) && dev->allowedips.stride4,
+	   "batch: ... for a second at most");
+	ok(feed_quiet(c, "allowed_ip=10.1.0.0/16\n") &&
+		   cwg_allowedips_stale(&dev->allowedips),
+	   "batch: more changes");
+	cwg_device_tick(dev, 11 * s + s / 5, &out);
+	ok(cwg_allowedips_stale(&dev->allowedips),
+	   "batch: and the second counts again from there");
+	ok(cwg_uapi_feed(c, "\n", 1, &reply) == 0 && dev->cfg_batches == 0,
+	   "batch: the request ends");
+	cwg_uapi_buf_free(&reply);
+	cwg_device_tick(dev, 11 * s + s / 4, &out);
+	ok(!cwg_allowedips_stale(&dev->allowedips),
+	   "batch: the next tick rebuilds them");
+	cwg_device_cfg_batch_end(dev);
+	ok(dev->cfg_batches == 0, "batch: an end without a begin is ignored");
+	ok(!out.net.count, "batch: no peer with an endpoint, nothing sent");
+	cwg_uapi_conn_free(c);
+	cwg_device_free(dev);
+}
+
 /* ---- round trip over random configurations ---- */
 
 #define RT_MAX_PEERS 6
@@ -1332,6 +1391,7 @@ int main(void)
 	test_verbs();
 	test_streaming();
 	test_big();
+	test_batch_tables();
 	test_roundtrip(seed, 200);
 	test_stats();
 	return done_testing();
