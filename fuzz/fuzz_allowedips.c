@@ -4,11 +4,13 @@
  * way. Any disagreement is a failure.
  *
  * Input: operations, each a byte (kind in bits 0-2, IPv6 in bit 3, owner
- * in bits 4-5, rebuild the lookup tables first in bit 6) and then, as the kind needs, an address (mode byte: bytes
- * from the input, a short address, or an existing prefix with one bit
+ * in bits 4-5, rebuild the lookup tables first in bit 6, a variant in
+ * bit 7) and then, as the kind needs, an address (mode byte: bytes from
+ * the input, a short address, or an existing prefix with one bit
  * flipped) and a prefix length (which may be invalid on purpose):
- *   0 insert  1 remove  2 remove_owner  3 lookup  4 walk (with an early
- *   stop)  5 look up every stored prefix at both its ends
+ *   0 insert  1 remove  2 remove_owner (variant: mark the owner's
+ *   prefixes with bit 3, else sweep the marked ones)  3 lookup  4 walk
+ *   (with an early stop)  5 look up every stored prefix at both its ends
  * Checked after every step: return values, each owner's count and walk,
  * the node count bound (a trie of n prefixes has at most 2n - 1 nodes per
  * family), and at the end that removing every owner leaves nothing.
@@ -28,6 +30,7 @@ struct fai_entry {
 	uint8_t addr[16]; /* normalized: host bits zero */
 	uint8_t cidr;
 	int owner;
+	bool marked; /* to go at the owner's next sweep */
 };
 
 struct fai_state {
@@ -252,6 +255,7 @@ static int fai_insert(struct fai_state *s, int family, const uint8_t *a,
 	k = fai_find(s, family, norm, cidr);
 	if (k >= 0) {
 		s->e[k].owner = owner;
+		s->e[k].marked = false;
 		return 0;
 	}
 	if (s->n == FAI_MAX)
@@ -260,6 +264,7 @@ static int fai_insert(struct fai_state *s, int family, const uint8_t *a,
 	memcpy(s->e[s->n].addr, norm, 16);
 	s->e[s->n].cidr = cidr;
 	s->e[s->n].owner = owner;
+	s->e[s->n].marked = false;
 	s->n++;
 	return 0;
 }
@@ -290,16 +295,27 @@ static int fai_remove(struct fai_state *s, int family, const uint8_t *a,
 	return 0;
 }
 
-static void fai_model_remove_owner(struct fai_state *s, int owner)
+/* Remove the owner's entries (only the marked ones when marked). */
+static void fai_model_remove_owner(struct fai_state *s, int owner,
+				   bool marked)
 {
 	uint32_t i = 0;
 
 	while (i < s->n) {
-		if (s->e[i].owner == owner)
+		if (s->e[i].owner == owner && (!marked || s->e[i].marked))
 			s->e[i] = s->e[--s->n];
 		else
 			i++;
 	}
+}
+
+static void fai_model_mark(struct fai_state *s, int owner)
+{
+	uint32_t i;
+
+	for (i = 0; i < s->n; i++)
+		if (s->e[i].owner == owner)
+			s->e[i].marked = true;
 }
 
 /* Every stored prefix looked up at its first and last address. */
@@ -353,8 +369,19 @@ static int fai_run(struct fai_state *s, struct fuzz_in *in)
 			ret = fai_remove(s, family, a, c, owner);
 			break;
 		case 2:
-			cwg_allowedips_remove_owner(&s->t, &s->owners[owner]);
-			fai_model_remove_owner(s, owner);
+			if (!(op & 0x80)) {
+				cwg_allowedips_remove_owner(&s->t,
+							    &s->owners[owner]);
+				fai_model_remove_owner(s, owner, false);
+			} else if (op & 8) {
+				cwg_allowedips_mark_owner(&s->t,
+							  &s->owners[owner]);
+				fai_model_mark(s, owner);
+			} else {
+				cwg_allowedips_sweep_owner(&s->t,
+							   &s->owners[owner]);
+				fai_model_remove_owner(s, owner, true);
+			}
 			break;
 		case 3:
 			fai_addr(s, in, family, a);
@@ -386,7 +413,7 @@ static int fai_run(struct fai_state *s, struct fuzz_in *in)
 		return fuzz_fail("allowedips: family 5 accepted");
 	for (i = 0; i < FAI_OWNERS; i++) {
 		cwg_allowedips_remove_owner(&s->t, &s->owners[i]);
-		fai_model_remove_owner(s, i);
+		fai_model_remove_owner(s, i, false);
 		if (fai_check_owner(s, i, 0) || fai_check_all(s))
 			return -1;
 	}

@@ -439,6 +439,17 @@ CWG_EXPORT int cwg_peer_add_allowed_ip(struct cwg_peer *peer, int family,
 CWG_EXPORT int cwg_peer_remove_allowed_ip(struct cwg_peer *peer, int family,
 					  const uint8_t *addr, uint8_t cidr);
 CWG_EXPORT void cwg_peer_clear_allowed_ips(struct cwg_peer *peer);
+/*
+ * Replacing a peer's allowed IPs without a gap, as `wg syncconf` asks
+ * (replace_allowed_ips=true, then the whole list again): begin marks
+ * every prefix the peer holds, adding one of them again unmarks it (it
+ * never stops routing), end removes those still marked. Write lock for
+ * each; the lock may be dropped in between, and changes made meanwhile
+ * stay (end removes only what is still marked). A prefix that moves to
+ * another peer loses its mark.
+ */
+CWG_EXPORT void cwg_peer_replace_allowed_ips_begin(struct cwg_peer *peer);
+CWG_EXPORT void cwg_peer_replace_allowed_ips_end(struct cwg_peer *peer);
 
 struct cwg_peer_info {
 	uint8_t public_key[CWG_KEY_LEN];
@@ -452,8 +463,8 @@ struct cwg_peer_info {
 /* Read lock. A copy (with the preshared key: wipe it after use). */
 CWG_EXPORT void cwg_peer_get_info(struct cwg_peer *peer,
 				  struct cwg_peer_info *info);
-/* Read lock. fn for each of the peer's prefixes, in no set order; a
- * non-zero return from fn stops the walk and is returned. */
+/* Read lock. fn for each of the peer's prefixes, in the order they were
+ * added; a non-zero return from fn stops the walk and is returned. */
 CWG_EXPORT int cwg_peer_walk_allowed_ips(
 	struct cwg_peer *peer,
 	int (*fn)(void *ctx, int family, const uint8_t *addr, uint8_t cidr),

@@ -53,6 +53,7 @@
 #define AI_V6 0x01
 #define AI_PFX 0x02  /* has the prefix part: owner, links, key */
 #define AI_KIDS 0x04 /* has two child slots */
+#define AI_MARK 0x08 /* to go at the owner's next sweep */
 
 struct ai_hdr {
 	uint8_t cidr; /* prefix length; a node with children branches on
@@ -369,10 +370,13 @@ static void ai_key_set(struct ai_hdr *h, const struct ai_key *k)
 
 /* ---- moving and freeing nodes ---- */
 
-/* Nodes unlinked by an operation, freed at its end (see the top). */
+/* Nodes unlinked by an operation, freed at its end (see the top), and
+ * an index the caller keeps across it (0 or a live node) that follows
+ * its node if that moves or changes shape. */
 struct ai_op {
 	uint32_t dead[4];
 	unsigned int ndead;
+	uint32_t *watch;
 };
 
 static void ai_kill(struct ai_op *op, uint32_t n)
@@ -431,6 +435,8 @@ static void ai_release(struct cwg_allowedips *t, struct ai_op *op)
 			}
 			if (live)
 				ai_redirect(t, last, n);
+			if (op->watch && *op->watch == last)
+				*op->watch = n;
 			lh = ai_at(t, last);
 			cwg_memcpy((char *)h - ai_kinds[kind].pre,
 				   (char *)lh - ai_kinds[kind].pre,
@@ -469,7 +475,8 @@ static void ai_list_append(struct cwg_allowedips *t,
 
 static void ai_list_unlink(struct cwg_allowedips *t, uint32_t n)
 {
-	struct ai_pfx *p = ai_pfx(ai_at(t, n));
+	struct ai_hdr *h = ai_at(t, n);
+	struct ai_pfx *p = ai_pfx(h);
 	struct cwg_allowedips_owner *o = p->owner;
 
 	if (p->next == n) {
@@ -481,8 +488,11 @@ static void ai_list_unlink(struct cwg_allowedips *t, uint32_t n)
 			o->head = p->next;
 	}
 	o->count--;
+	if (h->flags & AI_MARK)
+		o->marked--;
 	p->owner = NULL;
 	p->next = p->prev = 0;
+	h->flags &= (uint8_t)~AI_MARK;
 }
 
 /*
@@ -510,6 +520,7 @@ static uint32_t ai_reshape(struct cwg_allowedips *t, uint32_t *slot,
 	if ((flags & AI_PFX) && (nh->flags & AI_PFX)) {
 		ai_key_of(&k, nh);
 		ai_key_set(mh, &k);
+		mh->flags |= nh->flags & AI_MARK;
 		np = ai_pfx(nh);
 		mp = ai_pfx(mh);
 		mp->owner = np->owner;
@@ -527,6 +538,8 @@ static uint32_t ai_reshape(struct cwg_allowedips *t, uint32_t *slot,
 		}
 	}
 	*slot = m;
+	if (op->watch && *op->watch == n)
+		*op->watch = m;
 	ai_kill(op, n);
 	return m;
 }
@@ -617,8 +630,15 @@ static int ai_insert_at(struct cwg_allowedips *t, uint32_t *slot, uint32_t n,
 		h = ai_at(t, n);
 		ai_key_set(h, k);
 	}
-	/* Already there for this owner: no route changes. */
-	if (ai_pfx(h)->owner != owner) {
+	if (ai_pfx(h)->owner == owner) {
+		/* Already there: no route changes. Sent again in a
+		 * replacement, it is kept, and goes to the end of the list,
+		 * so that the list ends in the order the replacement sent. */
+		if (h->flags & AI_MARK) {
+			ai_list_unlink(t, n);
+			ai_list_append(t, owner, n);
+		}
+	} else {
 		ai_changed(t);
 		if (ai_pfx(h)->owner)
 			ai_list_unlink(t, n);
@@ -783,9 +803,10 @@ static uint32_t *ai_find_slots(struct cwg_allowedips *t, uint32_t n,
 	return slot;
 }
 
-static void ai_remove_prefix(struct cwg_allowedips *t, uint32_t n)
+static void ai_remove_prefix(struct cwg_allowedips *t, uint32_t n,
+			     uint32_t *watch)
 {
-	struct ai_op op = { .ndead = 0 };
+	struct ai_op op = { .ndead = 0, .watch = watch };
 	uint32_t *slot, *pslot;
 
 	ai_changed(t);
@@ -833,7 +854,44 @@ void cwg_allowedips_remove_owner(struct cwg_allowedips *t,
 	/* Newest first: their nodes tend to be the last of their stores,
 	 * whose places need no other node moved into them. */
 	while (owner->head)
-		ai_remove_prefix(t, ai_pfx(ai_at(t, owner->head))->prev);
+		ai_remove_prefix(t, ai_pfx(ai_at(t, owner->head))->prev, NULL);
+}
+
+void cwg_allowedips_mark_owner(struct cwg_allowedips *t,
+			       struct cwg_allowedips_owner *owner)
+{
+	uint32_t n = owner->head, left = owner->count;
+
+	while (left--) {
+		struct ai_hdr *h = ai_at(t, n);
+
+		h->flags |= AI_MARK;
+		n = ai_pfx(h)->next;
+	}
+	owner->marked = owner->count;
+}
+
+void cwg_allowedips_sweep_owner(struct cwg_allowedips *t,
+				struct cwg_allowedips_owner *owner)
+{
+	uint32_t left = owner->count, first = 0;
+
+	/* Round the list from the head: the head moves past each node
+	 * kept and on from each removed, until no mark is left; then the
+	 * first node kept is the head again, so the order stays. */
+	while (owner->marked && left--) {
+		struct ai_hdr *h = ai_at(t, owner->head);
+
+		if (h->flags & AI_MARK) {
+			ai_remove_prefix(t, owner->head, &first);
+		} else {
+			if (!first)
+				first = owner->head;
+			owner->head = ai_pfx(h)->next;
+		}
+	}
+	if (first)
+		owner->head = first;
 }
 
 /* The lookup loops: owners are checked for a match, branches are not. */

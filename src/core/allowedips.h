@@ -20,6 +20,7 @@
 struct cwg_allowedips_owner {
 	uint32_t head;
 	uint32_t count;
+	uint32_t marked; /* of them, marked (cwg_allowedips_mark_owner) */
 };
 
 /* The nodes of one shape and family, packed: node k of the store lives in
@@ -62,8 +63,10 @@ void cwg_allowedips_free(struct cwg_allowedips *t);
 
 /* Insert addr/cidr for owner, normalizing host bits away. A prefix held by
  * another owner moves to this one (to the end of its list); one the owner
- * holds already keeps its place. 0 on success, -CWG_EINVAL on bad
- * family/cidr, -CWG_ENOMEM when out of memory (nothing changed). */
+ * holds already keeps its place, unless marked (see
+ * cwg_allowedips_mark_owner): then it loses the mark and goes to the end.
+ * 0 on success, -CWG_EINVAL on bad family/cidr, -CWG_ENOMEM when out of
+ * memory (nothing changed). */
 int cwg_allowedips_insert(struct cwg_allowedips *t, int family,
 			  const uint8_t *addr, uint8_t cidr,
 			  struct cwg_allowedips_owner *owner);
@@ -76,6 +79,17 @@ int cwg_allowedips_remove(struct cwg_allowedips *t, int family,
 /* Remove all of owner's prefixes. */
 void cwg_allowedips_remove_owner(struct cwg_allowedips *t,
 				 struct cwg_allowedips_owner *owner);
+/*
+ * Replacing an owner's prefixes without a gap: mark them all, insert the
+ * new set (a marked prefix inserted again for the same owner loses its
+ * mark, and never stopped routing), then sweep: the ones still marked go,
+ * and the list is in the order the new set was inserted. Marks change no
+ * lookup.
+ */
+void cwg_allowedips_mark_owner(struct cwg_allowedips *t,
+			       struct cwg_allowedips_owner *owner);
+void cwg_allowedips_sweep_owner(struct cwg_allowedips *t,
+				struct cwg_allowedips_owner *owner);
 /* Longest-prefix match; NULL when nothing matches. */
 struct cwg_allowedips_owner *
 cwg_allowedips_lookup(const struct cwg_allowedips *t, int family,

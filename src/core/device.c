@@ -450,6 +450,18 @@ void cwg_peer_clear_allowed_ips(struct cwg_peer *peer)
 	cwg_allowedips_remove_owner(&peer->dev->allowedips, &peer->allowedips);
 }
 
+void cwg_peer_replace_allowed_ips_begin(struct cwg_peer *peer)
+{
+	cwg_lock_assert_wrlocked(&peer->dev->cfg_lock);
+	cwg_allowedips_mark_owner(&peer->dev->allowedips, &peer->allowedips);
+}
+
+void cwg_peer_replace_allowed_ips_end(struct cwg_peer *peer)
+{
+	cwg_lock_assert_wrlocked(&peer->dev->cfg_lock);
+	cwg_allowedips_sweep_owner(&peer->dev->allowedips, &peer->allowedips);
+}
+
 void cwg_peer_get_info(struct cwg_peer *peer, struct cwg_peer_info *info)
 {
 	cwg_memcpy(info->public_key, peer->pubkey.pubkey, CWG_KEY_LEN);

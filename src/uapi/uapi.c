@@ -60,6 +60,7 @@ struct cwg_uapi_conn {
 	bool in_peer;		/* a public_key line has been seen */
 	bool peer_ignored;	/* removed, update_only, or our own key */
 	bool peer_created;	/* created by this request */
+	bool replacing;		/* its allowed IPs are being replaced */
 	struct cwg_peer *peer;	/* valid only while locked */
 	uint8_t peer_key[32];
 
@@ -343,11 +344,27 @@ static void cfg_end(struct cwg_uapi_conn *c)
 
 static void set_reset(struct cwg_uapi_conn *c)
 {
+	c->replacing = false;
 	c->in_peer = false;
 	c->peer_ignored = false;
 	c->peer_created = false;
 	c->peer = NULL;
 	cwg_wipe(c->peer_key, sizeof(c->peer_key));
+}
+
+/*
+ * replace_allowed_ips=true followed by the peer's whole list (what `wg
+ * syncconf` sends for every peer it keeps) replaces the list without a
+ * gap: the old prefixes are only marked at that line, the ones sent again
+ * keep routing, and the rest go here, when the peer's part of the request
+ * is over: at the next public_key line, at the end of the request, and
+ * when it fails or the connection goes. Under the lock.
+ */
+static void replace_end(struct cwg_uapi_conn *c)
+{
+	if (c->replacing && c->peer && !c->peer_ignored)
+		cwg_peer_replace_allowed_ips_end(c->peer);
+	c->replacing = false;
 }
 
 /*
@@ -361,9 +378,14 @@ static void request_begin(struct cwg_uapi_conn *c)
 	c->batch = true;
 }
 
-/* The request is over: done, failed, or its connection closed. */
+/* The request is over: done, failed, or its connection closed. May take
+ * the lock (held until the feed call ends). */
 static void request_end(struct cwg_uapi_conn *c)
 {
+	if (c->replacing) {
+		cfg_begin(c);
+		replace_end(c);
+	}
 	if (c->batch)
 		cwg_device_cfg_batch_end(c->dev);
 	c->batch = false;
@@ -423,6 +445,7 @@ static int set_public_key(struct cwg_uapi_conn *c, const char *value,
 	bool is_own;
 	int ret;
 
+	replace_end(c);
 	set_reset(c);
 	c->in_peer = true;
 	if (!parse_key(c->peer_key, value, vlen)) {
@@ -549,8 +572,10 @@ static int set_peer_line(struct cwg_uapi_conn *c, const char *key,
 	if (!strcmp(key, "replace_allowed_ips")) {
 		if (strcmp(value, "true"))
 			return -CWG_EINVAL;
-		if (apply)
-			cwg_peer_clear_allowed_ips(c->peer);
+		if (apply) {
+			cwg_peer_replace_allowed_ips_begin(c->peer);
+			c->replacing = true;
+		}
 		return 0;
 	}
 	if (!strcmp(key, "remove")) {
@@ -747,6 +772,7 @@ void cwg_uapi_conn_free(struct cwg_uapi_conn *c)
 		return;
 	/* Gone in the middle of a set request. */
 	request_end(c);
+	cfg_end(c);
 	cwg_wipe(c, sizeof(*c));
 	free(c);
 }

@@ -356,6 +356,33 @@ static void test_directed(void)
 	cwg_allowedips_remove_owner(&t, &c);
 	ok(t.nodes == 0 && live_allocs == 0, "OOM paths leak nothing");
 
+	/* Replacing an owner's prefixes: kept ones never stop routing. */
+	ins4(&t, 10, 0, 0, 0, 8, &a);
+	ins4(&t, 10, 1, 0, 0, 16, &a);
+	ins4(&t, 192, 0, 2, 0, 24, &a);
+	ins6(&t, "fd000000000000000000000000000000", 8, &a);
+	cwg_allowedips_mark_owner(&t, &a);
+	ok(lk4(&t, 10, 1, 0, 1) == &a && lk4(&t, 192, 0, 2, 1) == &a &&
+		   a.count == 4,
+	   "marking changes no lookup");
+	ins4(&t, 192, 0, 2, 0, 24, &a);
+	ins4(&t, 10, 0, 0, 0, 8, &a);
+	ins4(&t, 172, 16, 0, 0, 12, &a);
+	ins4(&t, 10, 1, 0, 0, 16, &b); /* taken by b meanwhile */
+	cwg_allowedips_sweep_owner(&t, &a);
+	memset(&w, 0, sizeof(w));
+	cwg_allowedips_walk(&t, &a, collect, &w);
+	ok(a.count == 3 && w.n == 3 && w.cidr[0] == 24 && w.cidr[1] == 8 &&
+		   w.cidr[2] == 12 && lk4(&t, 10, 1, 0, 1) == &b &&
+		   !lk6(&t, "fd000000000000000000000000000001"),
+	   "sweep removes the prefixes not sent again; the rest in the "
+	   "order sent");
+	cwg_allowedips_sweep_owner(&t, &a);
+	ok(a.count == 3, "a second sweep removes nothing");
+	cwg_allowedips_remove_owner(&t, &a);
+	cwg_allowedips_remove_owner(&t, &b);
+	ok(t.nodes == 0 && live_allocs == 0, "replacement leaks nothing");
+
 	/* Memory per prefix: 255 x 256 IPv4 /16s plus as many IPv6 /128s. */
 	cwg_allowedips_init(&t);
 	memset(&a, 0, sizeof(a));
@@ -397,6 +424,7 @@ struct ref {
 	uint8_t cidr;
 	int owner;
 	uint64_t seq; /* position in the owner's list */
+	bool marked;  /* in a replacement, not yet inserted again */
 };
 
 static struct ref *refs;
@@ -450,11 +478,12 @@ static void ref_insert(int fam, const uint8_t *a, int cidr, int owner)
 	struct ref *r = ref_find(fam, a, cidr);
 
 	if (r) {
-		/* Moved: to the end of its new owner's list. */
-		if (r->owner != owner) {
+		/* Moved, or sent again in a replacement: to the end. */
+		if (r->owner != owner || r->marked) {
 			r->owner = owner;
 			r->seq = ++seq_counter;
 		}
+		r->marked = false;
 		return;
 	}
 	if (nrefs == caprefs) {
@@ -469,6 +498,7 @@ static void ref_insert(int fam, const uint8_t *a, int cidr, int owner)
 	r->cidr = (uint8_t)cidr;
 	r->owner = owner;
 	r->seq = ++seq_counter;
+	r->marked = false;
 }
 
 static void ref_del(struct ref *r)
@@ -610,7 +640,7 @@ static void test_random(int fail_rate, long ops_per_family, bool stride)
 	struct cwg_allowedips_owner owners[NOWNERS];
 	long ops[2] = { 0, 0 }, lookups[2] = { 0, 0 }, ins = 0, rem = 0;
 	long rem_owner = 0, oom = 0, lookup_bad = 0, ret_bad = 0;
-	long walk_bad = 0, acct_bad = 0, hits = 0, deep = 0;
+	long walk_bad = 0, acct_bad = 0, hits = 0, deep = 0, replaces = 0;
 	size_t max_live = 0;
 	uint8_t a[16];
 	int f, i, j;
@@ -681,7 +711,64 @@ static void test_random(int fail_rate, long ops_per_family, bool stride)
 			if (!want)
 				ref_del(r);
 			rem++;
-		} else if (op < 604) {
+		} else if (op < 608) {
+			/* A replacement of the owner's prefixes: half of them
+			 * sent again (host bits set), a few new ones, other
+			 * owners' changes and lookups in between. */
+			size_t k, n = nrefs;
+
+			cwg_allowedips_mark_owner(&t, &owners[owner]);
+			for (k = 0; k < n; k++)
+				if (refs[k].owner == owner)
+					refs[k].marked = true;
+			for (k = 0; k < n; k++) {
+				struct ref r = refs[k];
+				int o = owner;
+
+				if (r.owner != owner || (rnd() & 1))
+					continue;
+				if (rndn(8) == 0)
+					o = (int)rndn(NOWNERS); /* taken */
+				for (i = r.cidr; i < fam_bits(r.fam); i++)
+					if (rnd() & 1)
+						r.addr[i / 8] |= (uint8_t)(0x80 >> (i % 8));
+				ret = cwg_allowedips_insert(&t, r.fam, r.addr,
+							    r.cidr, &owners[o]);
+				if (ret == -CWG_ENOMEM && fail_rate)
+					oom++;
+				else if (ret)
+					ret_bad++;
+				else
+					ref_insert(r.fam, refs[k].addr, r.cidr, o);
+			}
+			for (k = rndn(4); k > 0; k--) {
+				gen_addr(a, fam);
+				cidr = gen_cidr(fam);
+				ret = cwg_allowedips_insert(&t, fam, a,
+							    (uint8_t)cidr,
+							    &owners[owner]);
+				normalize(a, fam, cidr);
+				if (ret == -CWG_ENOMEM && fail_rate)
+					oom++;
+				else if (ret)
+					ret_bad++;
+				else
+					ref_insert(fam, a, cidr, owner);
+				gen_addr(a, fam);
+				want = ref_lookup(fam, a, &cidr);
+				if (cwg_allowedips_lookup(&t, fam, a) !=
+				    (want < 0 ? NULL : &owners[want]))
+					lookup_bad++;
+			}
+			cwg_allowedips_sweep_owner(&t, &owners[owner]);
+			for (k = 0; k < nrefs;) {
+				if (refs[k].owner == owner && refs[k].marked)
+					ref_del(&refs[k]);
+				else
+					k++;
+			}
+			replaces++;
+		} else if (op < 612) {
 			size_t k;
 
 			cwg_allowedips_remove_owner(&t, &owners[owner]);
@@ -753,12 +840,12 @@ static void test_random(int fail_rate, long ops_per_family, bool stride)
 	}
 
 	diag("%s: ops v4 %ld v6 %ld; inserts %ld (%ld failed by injected OOM), "
-	     "removes %ld, remove_owner %ld, lookups v4 %ld v6 %ld (%ld hit, "
-	     "%ld longer than half the address); %zu prefixes live (max %zu), "
-	     "%llu nodes",
+	     "removes %ld, remove_owner %ld, replacements %ld, lookups v4 %ld "
+	     "v6 %ld (%ld hit, %ld longer than half the address); %zu prefixes "
+	     "live (max %zu), %llu nodes",
 	     fail_rate ? "with OOM injection" : stride ? "with lookup tables" : "plain", ops[0], ops[1], ins,
-	     oom, rem, rem_owner, lookups[0], lookups[1], hits, deep, nrefs,
-	     max_live, (unsigned long long)t.nodes);
+	     oom, rem, rem_owner, replaces, lookups[0], lookups[1], hits, deep,
+	     nrefs, max_live, (unsigned long long)t.nodes);
 	ok(ops[0] >= ops_per_family && ops[1] >= ops_per_family,
 	   "at least %ld random operations per family", ops_per_family);
 	ok(lookup_bad == 0, "%ld lookups agree with the reference (%ld bad)",

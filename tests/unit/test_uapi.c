@@ -12,7 +12,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#include "core/peer.h" /* the device's batches and routing tables */
+#include "core/peer.h" /* the routing table, looked up between feeds */
 #include "crypto/crypto.h"
 #include "tap.h"
 #include "../common/splitmix.h"
@@ -1024,7 +1024,37 @@ static void test_big(void)
 	cwg_device_free(dev);
 }
 
-/* ---- the batch a set request is ---- */
+/* ---- replacing allowed IPs, and the batch a set request is ---- */
+
+/* The peer (public key) owning addr in dev's routing table, "" if none;
+ * the keys are the hex strings given. */
+static const char *route_of(struct cwg_device *dev, const char *addr,
+			    char (*keys)[65], int nkeys)
+{
+	struct cwg_allowedips_owner *o;
+	struct cwg_peer *peer;
+	uint8_t a[16], pk[32];
+	int family = strchr(addr, ':') ? 6 : 4, i;
+
+	if (inet_pton(family == 4 ? AF_INET : AF_INET6, addr, a) != 1)
+		return "bad address";
+	cwg_device_cfg_rdlock(dev);
+	o = cwg_allowedips_lookup(&dev->allowedips, family, a);
+	peer = o ? CWG_CONTAINER_OF(o, struct cwg_peer, allowedips) : NULL;
+	if (peer)
+		memcpy(pk, peer->pubkey.pubkey, 32);
+	cwg_device_cfg_unlock(dev);
+	if (!peer)
+		return "";
+	for (i = 0; i < nkeys; i++) {
+		uint8_t k[32];
+
+		hex_decode(k, 32, keys[i]);
+		if (!memcmp(k, pk, 32))
+			return keys[i];
+	}
+	return "another peer";
+}
 
 /* Feed one piece on c; true when it produced no output. */
 static bool feed_quiet(struct cwg_uapi_conn *c, const char *s)
@@ -1034,6 +1064,106 @@ static bool feed_quiet(struct cwg_uapi_conn *c, const char *s)
 
 	cwg_uapi_buf_free(&out);
 	return quiet;
+}
+
+static void test_replace(void)
+{
+	struct cwg_device *dev = cwg_device_new(NULL, NULL);
+	struct cwg_uapi_buf out = { 0 };
+	struct cwg_uapi_conn *c;
+	char h[2][65], buf[1024], *r;
+	uint8_t pk[32];
+	bool kept;
+	int i;
+
+	for (i = 0; i < 2; i++) {
+		rnd_pubkey(pk);
+		keyhex(h[i], pk);
+	}
+	snprintf(buf, sizeof(buf),
+		 "public_key=%s\nallowed_ip=10.1.0.0/16\nallowed_ip=10.2.0.0/16\n"
+		 "allowed_ip=10.3.0.0/16\nallowed_ip=fd00::/64\n\n", h[0]);
+	ok(set_errno(dev, NULL, buf) == 0, "replace: P holds four prefixes");
+
+	/* Fed in pieces, as a big request arrives: between them the lock is
+	 * free, and routing must never lose what is kept. */
+	c = cwg_uapi_conn_new(dev, NULL);
+	snprintf(buf, sizeof(buf),
+		 "set=1\npublic_key=%s\nreplace_allowed_ips=true\n"
+		 "allowed_ip=10.2.0.0/16\n", h[0]);
+	ok(feed_quiet(c, buf) && dev->cfg_batches == 1,
+	   "replace: first piece applied, one configuration batch open");
+	kept = true;
+	for (i = 1; i <= 3; i++) {
+		snprintf(buf, sizeof(buf), "10.%d.0.1", i);
+		kept &= route_of(dev, buf, h, 2) == h[0];
+	}
+	ok(kept && route_of(dev, "fd00::1", h, 2) == h[0],
+	   "replace: between the pieces every old prefix still routes to P");
+	r = get(dev, NULL);
+	ok(count_lines(r, "allowed_ip=") == 4, "replace: and get lists them");
+	free(r);
+	ok(feed_quiet(c, "allowed_ip=10.1.0.0/16\nallowed_ip=10.4.0.0/16\n"),
+	   "replace: second piece applied");
+	ok(route_of(dev, "10.4.0.1", h, 2) == h[0] &&
+		   route_of(dev, "10.3.0.1", h, 2) == h[0],
+	   "replace: new prefixes route at once, dropped ones until the end");
+	ok(cwg_uapi_feed(c, "\n", 1, &out) == 0 && out.len == 9 &&
+		   !memcmp(out.data, "errno=0\n\n", 9) && dev->cfg_batches == 0,
+	   "replace: the request ends, errno=0, the batch is closed");
+	cwg_uapi_buf_free(&out);
+	ok(route_of(dev, "10.1.0.1", h, 2) == h[0] &&
+		   route_of(dev, "10.2.0.1", h, 2) == h[0] &&
+		   route_of(dev, "10.4.0.1", h, 2) == h[0] &&
+		   !*route_of(dev, "10.3.0.1", h, 2) &&
+		   !*route_of(dev, "fd00::1", h, 2),
+	   "replace: at the end exactly the prefixes sent remain");
+	r = get(dev, NULL);
+	ok(strstr(r, "allowed_ip=10.2.0.0/16\nallowed_ip=10.1.0.0/16\n"
+		     "allowed_ip=10.4.0.0/16\n") &&
+		   count_lines(r, "allowed_ip=") == 3,
+	   "replace: the prefixes end in the order sent");
+	free(r);
+
+	/* The next public_key line ends the replacement; a prefix moved to
+	 * another peer meanwhile stays there. */
+	snprintf(buf, sizeof(buf),
+		 "set=1\npublic_key=%s\nreplace_allowed_ips=true\n"
+		 "allowed_ip=10.1.0.0/16\npublic_key=%s\n"
+		 "allowed_ip=10.2.0.0/16\n",
+		 h[0], h[1]);
+	ok(feed_quiet(c, buf), "replace: then another peer's lines");
+	ok(route_of(dev, "10.1.0.1", h, 2) == h[0] &&
+		   route_of(dev, "10.2.0.1", h, 2) == h[1] &&
+		   !*route_of(dev, "10.4.0.1", h, 2),
+	   "replace: ended at the next public_key line");
+	/* A connection that goes mid-request still ends it. */
+	snprintf(buf, sizeof(buf),
+		 "public_key=%s\nreplace_allowed_ips=true\n"
+		 "allowed_ip=10.9.0.0/16\n", h[1]);
+	ok(feed_quiet(c, buf) && route_of(dev, "10.2.0.1", h, 2) == h[1],
+	   "replace: begun for the second peer");
+	cwg_uapi_conn_free(c);
+	ok(!*route_of(dev, "10.2.0.1", h, 2) &&
+		   route_of(dev, "10.9.0.1", h, 2) == h[1] &&
+		   dev->cfg_batches == 0,
+	   "replace: a connection closed mid-request ends it and its batch");
+	/* So does a bad line. */
+	c = cwg_uapi_conn_new(dev, NULL);
+	snprintf(buf, sizeof(buf),
+		 "set=1\npublic_key=%s\nreplace_allowed_ips=true\n"
+		 "allowed_ip=10.8.0.0/16\nallowed_ip=10.7.0.0/33\n",
+		 h[1]);
+	ok(cwg_uapi_feed(c, buf, strlen(buf), &out) == 0 && out.len == 11 &&
+		   !memcmp(out.data, "errno=-22\n\n", 11) &&
+		   dev->cfg_batches == 0,
+	   "replace: a bad line fails the request and closes its batch");
+	cwg_uapi_buf_free(&out);
+	ok(!*route_of(dev, "10.9.0.1", h, 2) &&
+		   route_of(dev, "10.8.0.1", h, 2) == h[1],
+	   "replace: what was sent before the bad line replaced the rest");
+	cwg_uapi_conn_free(c);
+	cwg_device_free(dev);
 }
 
 /* The lookup tables are rebuilt by a tick once a request is over, not
@@ -1391,6 +1521,7 @@ int main(void)
 	test_verbs();
 	test_streaming();
 	test_big();
+	test_replace();
 	test_batch_tables();
 	test_roundtrip(seed, 200);
 	test_stats();
