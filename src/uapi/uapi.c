@@ -619,20 +619,97 @@ static int set_line(struct cwg_uapi_conn *c, char *line, size_t len)
 
 /* ---- get ---- */
 
+/*
+ * Addresses as inet_ntop(3) spells them, without its stdio: a big peer's
+ * get is mostly these. Decimal for IPv4; for IPv6, lowercase hex words
+ * without leading zeros, the longest run of two or more zero words (the
+ * first of equals) as "::". Addresses whose first five words are zero
+ * are left to inet_ntop, which may end them in dotted IPv4.
+ */
+static char *fmt_dec(char *p, unsigned int v)
+{
+	if (v >= 100)
+		*p++ = (char)('0' + v / 100);
+	if (v >= 10)
+		*p++ = (char)('0' + v / 10 % 10);
+	*p++ = (char)('0' + v % 10);
+	return p;
+}
+
+static char *fmt_hex16(char *p, unsigned int w)
+{
+	static const char digits[] = "0123456789abcdef";
+	int shift = 12;
+
+	while (shift && !(w >> shift))
+		shift -= 4;
+	for (; shift >= 0; shift -= 4)
+		*p++ = digits[(w >> shift) & 15];
+	return p;
+}
+
+/* NULL when inet_ntop must do it. */
+static char *fmt_ip6(char *p, const uint8_t *a)
+{
+	unsigned int w[8], i, base = 8, len = 0, run = 0;
+
+	for (i = 0; i < 8; i++) {
+		w[i] = (unsigned int)a[2 * i] << 8 | a[2 * i + 1];
+		run = w[i] ? 0 : run + 1;
+		if (run > len) {
+			len = run;
+			base = i + 1 - run;
+		}
+	}
+	if (base == 0 && len >= 5)
+		return NULL;
+	if (len < 2)
+		base = 8;
+	for (i = 0; i < 8; i++) {
+		if (i == base) {
+			*p++ = ':';
+			*p++ = ':';
+			i += len - 1;
+			continue;
+		}
+		if (i && i != base + len)
+			*p++ = ':';
+		p = fmt_hex16(p, w[i]);
+	}
+	return p;
+}
+
 static int print_allowed_ip(void *ctx, int family, const uint8_t *addr,
 			    uint8_t cidr)
 {
+	static const char key[] = "allowed_ip=";
 	struct cwg_uapi_buf *out = ctx;
-	char ip[INET6_ADDRSTRLEN], tmp[INET6_ADDRSTRLEN + 32];
-	int n;
+	char *p, *e;
 
-	if (!inet_ntop(family == 4 ? AF_INET : AF_INET6, addr, ip, sizeof(ip)))
-		return 0;
-	n = snprintf(tmp, sizeof(tmp), "allowed_ip=%s/%u\n", ip,
-		     (unsigned int)cidr);
-	if (n <= 0 || (size_t)n >= sizeof(tmp) ||
-	    !buf_add(out, tmp, (size_t)n))
+	/* key, the longest address (45), "/128\n" */
+	if (!buf_reserve(out, sizeof(key) + INET6_ADDRSTRLEN + 5))
 		return 1;
+	p = out->data + out->len;
+	memcpy(p, key, sizeof(key) - 1);
+	p += sizeof(key) - 1;
+	if (family == 4) {
+		for (int i = 0; i < 4; i++) {
+			p = fmt_dec(p, addr[i]);
+			*p++ = i < 3 ? '.' : '/';
+		}
+	} else {
+		e = fmt_ip6(p, addr);
+		if (!e) {
+			if (!inet_ntop(AF_INET6, addr, p, INET6_ADDRSTRLEN))
+				return 0;
+			e = p + strlen(p);
+		}
+		p = e;
+		*p++ = '/';
+	}
+	p = fmt_dec(p, cidr);
+	*p++ = '\n';
+	out->len = (size_t)(p - out->data);
 	return 0;
 }
 

@@ -1212,6 +1212,70 @@ static void test_batch_tables(void)
 	cwg_device_free(dev);
 }
 
+/* Every allowed IP as inet_ntop(3) prints it, whatever its zeros. */
+static void test_get_addresses(void)
+{
+	static const char *const fixed[] = {
+		"::", "::1", "1::", "1::1", "::ffff:1.2.3.4", "::1.2.3.4",
+		"::ffff:0:1.2.3.4", "::1:0:0:0:1", "1:0:0:1:0:0:1:0",
+		"1:2:3:4:5:6:7:8", "1:0:2:0:3:0:4:0", "0:1::", "::1:0",
+		"fe80::1", "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff",
+		"1:2:3:4:5:6:7::", "::2:3:4:5:6:7:8", "0:0:1::1",
+		"abcd:ef01::", "0:0:0:0:1:0:0:0", "0:0:0:0:0:1:0:0",
+	};
+	struct cwg_device *dev = cwg_device_new(NULL, NULL);
+	char h[65], want[64], *body, *p, *r;
+	uint8_t pk[32], a[300][16];
+	int n = 0, i, j, bad = 0;
+
+	rnd_pubkey(pk);
+	keyhex(h, pk);
+	for (i = 0; i < (int)(sizeof(fixed) / sizeof(fixed[0])); i++)
+		inet_pton(AF_INET6, fixed[i], a[n++]);
+	/* random words, each zero with probability one half, all distinct */
+	while (n < 300) {
+		rnd_bytes(a[n], 16);
+		for (j = 0; j < 8; j++)
+			if (rnd() & 1)
+				a[n][2 * j] = a[n][2 * j + 1] = 0;
+		for (j = 0; j < n && memcmp(a[j], a[n], 16); j++)
+			;
+		n += j == n;
+	}
+	body = p = malloc(300 * 64 + 256);
+	p += sprintf(p, "public_key=%s\n", h);
+	for (i = 0; i < n; i++) {
+		inet_ntop(AF_INET6, a[i], want, sizeof(want));
+		p += sprintf(p, "allowed_ip=%s/128\n", want);
+	}
+	p += sprintf(p, "allowed_ip=0.0.0.0/0\nallowed_ip=255.255.255.255/32\n"
+			"allowed_ip=10.200.3.0/24\n\n");
+	ok(set_errno(dev, NULL, body) == 0, "%d IPv6 and 3 IPv4 prefixes set",
+	   n);
+	r = get(dev, NULL);
+	for (i = 0; i < n; i++) {
+		char line[96];
+
+		inet_ntop(AF_INET6, a[i], want, sizeof(want));
+		snprintf(line, sizeof(line), "allowed_ip=%s/128", want);
+		if (!has_line(r, line)) {
+			if (!bad)
+				diag("not in get's output: %s", line);
+			bad++;
+		}
+	}
+	ok(!bad && count_lines(r, "allowed_ip=") == n + 3,
+	   "get prints every IPv6 address as inet_ntop does (%d missing)",
+	   bad);
+	ok(has_line(r, "allowed_ip=0.0.0.0/0") &&
+		   has_line(r, "allowed_ip=255.255.255.255/32") &&
+		   has_line(r, "allowed_ip=10.200.3.0/24"),
+	   "and IPv4 ones");
+	free(r);
+	free(body);
+	cwg_device_free(dev);
+}
+
 /* ---- round trip over random configurations ---- */
 
 #define RT_MAX_PEERS 6
@@ -1523,6 +1587,7 @@ int main(void)
 	test_big();
 	test_replace();
 	test_batch_tables();
+	test_get_addresses();
 	test_roundtrip(seed, 200);
 	test_stats();
 	return done_testing();
