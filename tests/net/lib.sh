@@ -531,7 +531,10 @@ data_gen() {
 # TCP with ncat; checks byte count and SHA-256 at the receiver.
 tcp_transfer() {
 	local src=$1 dst=$2 addr=$3 bytes=$4 seed=$5 port=${6:-5001}
-	local rx="$T_TMP/rx.$$.$RANDOM" tx="$T_TMP/tx.$$.$RANDOM" lpid want got wantn gotn
+	local rx tx lpid want got wantn gotn
+	# Unique names: concurrent transfers share $$, and $RANDOM has only
+	# 15 bits (two flows of a 30-minute soak collided on one).
+	rx=$(mktemp "$T_TMP/rx.XXXXXX") && tx=$(mktemp "$T_TMP/tx.XXXXXX") || return 1
 	nsx "$dst" timeout 180 ncat -l --recv-only "$port" \
 		| tee >(sha256sum | cut -d' ' -f1 >"$rx.sha") | wc -c >"$rx.n" &
 	lpid=$!
@@ -550,7 +553,7 @@ tcp_transfer() {
 	want=$(cat "$tx.sha" 2>/dev/null) got=$(cat "$rx.sha" 2>/dev/null)
 	gotn=$(cat "$rx.n" 2>/dev/null)
 	wantn=$bytes
-	rm -f "$rx.sha" "$tx.sha" "$rx.n"
+	rm -f "$rx" "$tx" "$rx.sha" "$tx.sha" "$rx.n"
 	if [[ $src_rc -ne 0 ]]; then
 		echo "sender exited $src_rc" >&2
 		return 1
