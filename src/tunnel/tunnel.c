@@ -14,6 +14,9 @@ struct cwg_tunnel {
 	/* Results not yet handed out, in order; a tunnel result is marked
 	 * by ep.family 0 (a datagram always has a destination). */
 	struct cwg_pkt_list order;
+	/* Results pushed out of a full queue, reported among the device's
+	 * no_buffer drops. */
+	uint64_t overflow;
 };
 
 int cwg_tunnel_new(const struct cwg_tunnel_config *cfg,
@@ -82,8 +85,10 @@ static void take(struct cwg_tunnel *t, struct cwg_out *o)
 		p->ep.family = 0; /* a tunnel result */
 		cwg_pkt_list_append(&t->order, p);
 	}
-	while (t->order.count > CWG_TUNNEL_MAX_QUEUED)
+	while (t->order.count > CWG_TUNNEL_MAX_QUEUED) {
 		cwg_pkt_free(cwg_pkt_list_pop(&t->order));
+		t->overflow++;
+	}
 }
 
 int cwg_tunnel_poll(struct cwg_tunnel *t, struct cwg_tunnel_out *out)
@@ -228,4 +233,5 @@ void cwg_tunnel_get_stats(struct cwg_tunnel *t, struct cwg_tunnel_stats *st)
 	st->endpoint = info.endpoint;
 	cwg_wipe(&info, sizeof(info));
 	cwg_device_get_stats(t->dev, &st->device);
+	st->device.drops[CWG_DROP_NO_BUFFER] += t->overflow;
 }
