@@ -85,18 +85,6 @@ check "A: setconf with P and the first $NPEERS other peers" \
 	nsx a wg setconf "$IFA" "$T_TMP/one.conf"
 check "tunnel up (B answers A)" ping_some a "$IN4_B"
 
-# stats_to IFACE FILE: cwg's stats=1 answer (fails for other daemons).
-stats_to() {
-	printf 'stats=1\n\n' | timeout 5 ncat -U "$(sock_of "$1")" >"$2" 2>/dev/null
-	grep -qx 'errno=0' "$2"
-}
-sv() { awk -F= -v k="$2" '$1 == k { print $2 }' "$1"; }
-delta() {
-	local a b
-	a=$(sv "$1" "$3") b=$(sv "$2" "$3")
-	[[ -n $a && -n $b ]] || { echo "?"; return; }
-	echo $((b - a))
-}
 hs_of() { nsx "$1" wg show "$2" latest-handshakes | awk -v k="$3" '$1 == k { print $2 }'; }
 xfer_of() { nsx a wg show "$IFA" transfer | awk -v k="$(pub b)" '$1 == k { print $2, $3 }'; }
 

@@ -34,11 +34,6 @@ nsx a wg set "$IFA" peer "$(pub b)" preshared-key "$T_TMP/psk1" &&
 	nsx b wg set "$IFB" peer "$(pub a)" preshared-key "$T_TMP/psk1" || bail "PSK1"
 check "tunnel up with PSK1" ping_some a "$IN4_B"
 
-stats_to() {
-	printf 'stats=1\n\n' | timeout 5 ncat -U "$(sock_of "$1")" >"$2" 2>/dev/null
-	grep -qx 'errno=0' "$2"
-}
-sv() { awk -F= -v k="$2" '$1 == k { print $2 }' "$1"; }
 field() { nsx a wg show "$IFA" "$1" | awk -v k="$(pub b)" '$1 == k { $1 = ""; sub(/^ /, ""); print }'; }
 hs_done() {
 	stats_to "$IFA" "$T_TMP/st" || { echo "-"; return; }

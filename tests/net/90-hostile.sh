@@ -83,20 +83,6 @@ ip -n "$(ns b)" addr add "$ATK4_DST/15" dev vbx &&
 } | ip -n "$(ns x)" -batch - || bail "attacker addresses"
 keypair a && keypair b && keypair c || bail keys
 
-# stats_to IFACE FILE: the daemon's stats=1 answer, complete (errno=0).
-stats_to() {
-	printf 'stats=1\n\n' | timeout 5 ncat -U "$(sock_of "$1")" >"$2" 2>/dev/null
-	grep -qx 'errno=0' "$2"
-}
-# sv FILE KEY: a counter from a stats file (empty if absent).
-sv() { awk -F= -v k="$2" '$1 == k { print $2 }' "$1"; }
-# delta FILE0 FILE1 KEY
-delta() {
-	local a b
-	a=$(sv "$1" "$3") b=$(sv "$2" "$3")
-	[[ -n $a && -n $b ]] || { echo "?"; return; }
-	echo $((b - a))
-}
 # cpu_ticks PID: user + system time, in clock ticks.
 cpu_ticks() { sed 's/.*) //' "/proc/$1/stat" | awk '{ print $12 + $13 }'; }
 vm_kb() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status"; }

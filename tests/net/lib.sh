@@ -517,6 +517,23 @@ ping_within() {
 	return 1
 }
 
+# stats_to IFACE FILE: cwg's stats=1 answer on IFACE's UAPI socket,
+# complete (errno=0); fails for daemons without it.
+stats_to() {
+	printf 'stats=1\n\n' | timeout 5 ncat -U "$(sock_of "$1")" >"$2" 2>/dev/null
+	grep -qx 'errno=0' "$2"
+}
+# sv FILE KEY: a counter from a stats file (empty if absent).
+sv() { awk -F= -v k="$2" '$1 == k { print $2 }' "$1"; }
+# delta FILE0 FILE1 KEY: how much KEY grew between two stats files ("?"
+# if either lacks it).
+delta() {
+	local a b
+	a=$(sv "$1" "$3") b=$(sv "$2" "$3")
+	[[ -n $a && -n $b ]] || { echo "?"; return; }
+	echo $((b - a))
+}
+
 # ---------------------------------------------------------------- data
 
 # Deterministic pseudo-random bytes: data_gen SEED BYTES.  AES-CTR keyed by
