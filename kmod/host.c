@@ -26,10 +26,12 @@
 #include <linux/rwsem.h>
 #include <linux/sched.h>
 #include <linux/slab.h>
+#include <linux/netdevice.h>
 
 #include <cwg/cwg.h>
 
 #include "kmod.h"
+#include "kpkt.h"
 
 /*
  * The core's structures embed struct cwg_mutex and struct cwg_rwlock (64
@@ -156,26 +158,105 @@ void cwg_free(void *p)
 }
 
 /*
- * Packet buffers. Stage 1: the core only takes buffers for control
- * messages (the largest, an initiation, is 148 bytes; a keepalive is 32
- * sealed), so a kmalloc'd header plus CWG_KMOD_PKT_CAP bytes serves, and
- * the self-test's device pair uses the same for its data packets. The
- * plan for skb-backed packets is in kmod/README.md.
+ * Packet buffers: sk_buffs with the core's descriptor in front (kpkt.h).
+ * cwg_pkt_alloc serves control messages and keepalives: an skb with room
+ * for the descriptor, the outer headers and CWG_KMOD_PKT_CAP bytes.
+ * GFP_KERNEL: the core asks only from process context.
  */
 struct cwg_pkt *cwg_pkt_alloc(void)
 {
-	struct cwg_pkt *p = kmalloc(sizeof(*p) + CWG_KMOD_PKT_CAP, GFP_KERNEL);
+	unsigned int front = KPKT_RESERVE + CWG_DATA_HEADROOM +
+			     KPKT_OUTER_HEADROOM + LL_MAX_HEADER;
+	struct sk_buff *skb = alloc_skb(front + CWG_KMOD_PKT_CAP, GFP_KERNEL);
+	struct kpkt *k;
 
-	if (!p)
+	if (!skb)
 		return NULL;
-	memset(p, 0, sizeof(*p));
-	p->buf = (uint8_t *)(p + 1);
-	p->cap = CWG_KMOD_PKT_CAP;
-	p->data = p->buf + CWG_DATA_HEADROOM;
-	return p;
+	skb_reserve(skb, front);
+	k = (struct kpkt *)skb->head;
+	memset(k, 0, sizeof(*k));
+	k->skb = skb;
+	k->where = KPKT_HEAD;
+	k->pkt.buf = skb->head + KPKT_RESERVE;
+	k->pkt.data = skb->data;
+	k->pkt.cap = skb_end_pointer(skb) - k->pkt.buf;
+	return &k->pkt;
 }
 
 void cwg_pkt_free(struct cwg_pkt *pkt)
 {
-	kfree(pkt);
+	struct kpkt *k;
+	struct sk_buff *skb;
+
+	if (!pkt)
+		return;
+	k = to_kpkt(pkt);
+	skb = k->skb;
+	if (k->where == KPKT_SLOT)
+		k->skb = NULL;
+	kfree_skb(skb);
+}
+
+struct cwg_pkt *kpkt_from_tx(struct sk_buff *skb)
+{
+	struct kpkt *k;
+	int head, tail;
+
+	if (skb_linearize(skb))
+		goto drop;
+	head = KPKT_HEADROOM + KPKT_OUTER_HEADROOM - (int)skb_headroom(skb);
+	tail = CWG_DATA_TAILROOM - (int)skb_tailroom(skb);
+	if ((head > 0 || tail > 0 || skb_cloned(skb)) &&
+	    pskb_expand_head(skb, head > 0 ? ALIGN(head, NET_SKB_PAD) : 0,
+			     tail > 0 ? tail : 0, GFP_KERNEL))
+		goto drop;
+	k = (struct kpkt *)skb->head;
+	memset(k, 0, sizeof(*k));
+	k->skb = skb;
+	k->where = KPKT_HEAD;
+	k->pkt.buf = skb->head + KPKT_RESERVE;
+	k->pkt.data = skb->data;
+	k->pkt.len = skb->len;
+	k->pkt.cap = skb_end_pointer(skb) - k->pkt.buf;
+	return &k->pkt;
+drop:
+	kfree_skb(skb);
+	return NULL;
+}
+
+struct cwg_pkt *kpkt_from_rx(struct kpkt *k, struct sk_buff *skb,
+			     const struct cwg_endpoint *ep)
+{
+	if (skb_linearize(skb) ||
+	    (skb_cloned(skb) && pskb_expand_head(skb, 0, 0, GFP_KERNEL))) {
+		kfree_skb(skb);
+		return NULL;
+	}
+	memset(k, 0, sizeof(*k));
+	k->skb = skb;
+	k->where = KPKT_SLOT;
+	k->pkt.buf = skb->head;
+	k->pkt.data = skb->data;
+	k->pkt.len = skb->len;
+	k->pkt.cap = skb_end_pointer(skb) - skb->head;
+	k->pkt.ep = *ep;
+	return &k->pkt;
+}
+
+struct sk_buff *kpkt_take_skb(struct cwg_pkt *p)
+{
+	struct kpkt *k = to_kpkt(p);
+	struct sk_buff *skb = k->skb;
+	u8 *data = p->data;
+	u32 len = p->len;
+
+	if (k->where == KPKT_SLOT)
+		k->skb = NULL;
+	/* Linear, and [data, data + len) inside [head, end): the core kept
+	 * within buf and cap, which lie inside the skb. */
+	skb->data = data;
+	skb->len = 0;
+	skb_reset_tail_pointer(skb);
+	__skb_put(skb, len);
+	return skb;
 }

@@ -1,17 +1,21 @@
 // SPDX-License-Identifier: MIT
 /*
  * cwg.ko: the cwg protocol core (src/core, compiled unchanged) in the
- * Linux kernel. Stage 1 of the kernel port: the module loads, proves its
- * crypto backend and the core against the known-answer vectors, and
- * unloads; it creates no interface yet (kmod/README.md has the plan).
+ * Linux kernel. At load it proves its crypto backend and the core
+ * against the known-answer vectors, then registers the "wireguard" link
+ * kind (device.c) and generic-netlink family (netlink.c) that stock `ip`
+ * and `wg` drive; only one module of that kind can be loaded at a time.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/module.h>
 #include <linux/moduleparam.h>
+#include <net/genetlink.h>
+#include <net/rtnetlink.h>
 
 #include <cwg/cwg.h>
 
+#include "kdev.h"
 #include "kmod.h"
 
 static bool selftest = true;
@@ -30,12 +34,16 @@ static int __init cwg_module_init(void)
 		if (ret)
 			return ret;
 	}
+	ret = cwg_kdev_init();
+	if (ret)
+		return ret;
 	pr_info("loaded (self-test %s)\n", selftest ? "passed" : "skipped");
 	return 0;
 }
 
 static void __exit cwg_module_exit(void)
 {
+	cwg_kdev_exit();
 	pr_info("unloaded\n");
 }
 
@@ -46,3 +54,4 @@ module_exit(cwg_module_exit);
 MODULE_LICENSE("Dual MIT/GPL");
 MODULE_DESCRIPTION("cwg: WireGuard from the cwg protocol core");
 MODULE_AUTHOR("the cwg authors");
+MODULE_ALIAS_RTNL_LINK("wireguard");
