@@ -244,7 +244,7 @@ void cwg_kdev_changed(struct cwg_kdev *kdev)
 {
 	lockdep_assert_held(&kdev->update_lock);
 	kdev->update_gen++;
-	if (!READ_ONCE(kdev->dying))
+	if (!kdev->dying)
 		mod_delayed_work(kdev->wq, &kdev->tick_work, 0);
 }
 
@@ -340,9 +340,12 @@ fail:
 
 /*
  * After unregistration (dev_close already ran kdev_stop): no transmit
- * comes any more. The order is the lifetime rule of kdev.h: sockets gone
- * (no encap_rcv after synchronize_net), then every worker cancelled,
- * then their queues emptied, then the core freed with no call in flight.
+ * comes any more. The order is the lifetime rule of kdev.h: dying set
+ * under update_lock (so netlink, which may still hold the net_device,
+ * touches nothing after), the sockets gone (no encap_rcv after
+ * synchronize_net), every worker cancelled, their queues emptied. The
+ * core and the workqueue stay until kdev_destruct, after the last
+ * reference to the net_device is dropped.
  */
 static void kdev_uninit(struct net_device *dev)
 {
@@ -350,8 +353,8 @@ static void kdev_uninit(struct net_device *dev)
 
 	ASSERT_RTNL();
 	list_del(&kdev->list);
-	WRITE_ONCE(kdev->dying, true);
 	mutex_lock(&kdev->update_lock);
+	WRITE_ONCE(kdev->dying, true);
 	cwg_socket_close(kdev);
 	mutex_unlock(&kdev->update_lock);
 	cancel_delayed_work_sync(&kdev->tick_work);
@@ -361,15 +364,18 @@ static void kdev_uninit(struct net_device *dev)
 	skb_queue_purge(&kdev->tx_queue);
 	skb_queue_purge(&kdev->rx_queue);
 	skb_queue_purge(&kdev->hs_queue);
-	destroy_workqueue(kdev->wq);
-	kdev->wq = NULL;
-	cwg_device_free(kdev->core);
-	kdev->core = NULL;
 }
 
-/* With the net_device: the counters may be read until it is freed. */
+/* With the net_device, after its last reference: no core call can be in
+ * flight (the workers were cancelled and nothing requeues them once
+ * dying is set; netlink checks dying under update_lock). */
 static void kdev_destruct(struct net_device *dev)
 {
+	struct cwg_kdev *kdev = netdev_priv(dev);
+
+	if (kdev->wq)
+		destroy_workqueue(kdev->wq);
+	cwg_device_free(kdev->core);
 	free_percpu(dev->tstats);
 }
 

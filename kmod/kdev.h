@@ -6,11 +6,13 @@
  *
  * Lifetime and locks:
  *   - struct cwg_kdev lives in the net_device's private area
- *     (netdev_priv) and goes with it: created by the link's newlink,
- *     torn down by its uninit (after unregistration: no transmit, no
- *     netlink caller can find it), freed with the net_device. A netlink
- *     dump that spans several messages holds the net_device (dev_hold)
- *     from its start to its done.
+ *     (netdev_priv) and goes with it: made by ndo_init, stopped by
+ *     ndo_uninit (after unregistration: no transmit; sockets closed,
+ *     workers cancelled, dying set), and its core and workqueue freed
+ *     by the destructor after the net_device's last reference. So a
+ *     netlink request, or a dump spanning several messages, holds the
+ *     net_device (dev_hold) and, under update_lock, checks dying before
+ *     each use of the core.
  *   - update_lock (a mutex, taken after rtnl_lock) serialises every
  *     configuration change: netlink's SET_DEVICE, the listen port and
  *     fwmark, opening and closing the sockets; it is the in-tree
@@ -66,7 +68,11 @@ struct cwg_kdev {
 	struct sk_buff_head hs_queue;
 	struct work_struct hs_work;
 	struct delayed_work tick_work;
-	bool dying; /* uninit started: the tick does not rearm */
+	/* Set by uninit under update_lock: the interface is being
+	 * deleted. Whoever holds the net_device past that (a netlink
+	 * request or dump) checks it under update_lock and stops with
+	 * -ENODEV; the tick does not rearm. */
+	bool dying;
 };
 
 /* The link kind, for telling our net_devices apart. */
