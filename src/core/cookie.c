@@ -13,11 +13,6 @@ static void derive_key(uint8_t out[CWG_KEY_LEN], const uint8_t label[8],
 	cwg_blake2s(out, CWG_KEY_LEN, NULL, 0, label, 8, pub, CWG_KEY_LEN);
 }
 
-static bool has_expired(uint64_t birth, uint64_t now, uint64_t age)
-{
-	return now >= birth + age || now < birth;
-}
-
 void cwg_cookie_checker_init(struct cookie_checker *c)
 {
 	cwg_memset(c, 0, sizeof(*c));
@@ -53,7 +48,7 @@ static void make_cookie(struct cookie_checker *c, uint8_t cookie[16],
 
 	cwg_mutex_lock(&c->lock);
 	if (!c->secret_valid ||
-	    has_expired(c->secret_birth, now, CWG_COOKIE_SECRET_MAX_AGE_NS)) {
+	    cwg_expired(c->secret_birth, now, CWG_COOKIE_SECRET_MAX_AGE_NS)) {
 		rng(rng_ctx, c->secret, sizeof(c->secret));
 		c->secret_birth = now;
 		c->secret_valid = true;
@@ -122,7 +117,7 @@ void cwg_cookie_maker_add_macs(struct cookie_maker *m, uint8_t *msg,
 	cwg_memcpy(m->last_mac1, msg + mac_off, 16);
 	m->have_sent_mac1 = true;
 	if (m->cookie_valid &&
-	    !has_expired(m->cookie_birth, now,
+	    !cwg_expired(m->cookie_birth, now,
 			 CWG_COOKIE_SECRET_MAX_AGE_NS -
 				 CWG_COOKIE_SECRET_LATENCY_NS))
 		cwg_blake2s(msg + mac_off + 16, 16, m->cookie, 16, msg,

@@ -32,6 +32,17 @@
 /* Under load until this long after the backlog drops. */
 #define CWG_UNDER_LOAD_AFTER_NS CWG_NSEC_PER_SEC
 
+/*
+ * Whether something stamped at birth is at least age old at now. Hosts
+ * call the core from several threads, each passing the clock it read
+ * before the call, so a stamp made by another thread may be later than
+ * now by a moment: that thing is brand new, not expired.
+ */
+static inline bool cwg_expired(uint64_t birth, uint64_t now, uint64_t age)
+{
+	return now >= birth && now - birth >= age;
+}
+
 enum cwg_msg_type {
 	CWG_MSG_INITIATION = 1,
 	CWG_MSG_RESPONSE = 2,

@@ -205,11 +205,6 @@ static inline void cwg_drop(struct cwg_device *dev, enum cwg_drop why)
 void cwg_drop_pkt(struct cwg_device *dev, struct cwg_pkt *pkt,
 		  enum cwg_drop why);
 
-static inline bool cwg_expired(uint64_t birth, uint64_t now, uint64_t age)
-{
-	return now >= birth + age || now < birth;
-}
-
 /* device.c */
 void cwg_peer_get(struct cwg_peer *peer);
 void cwg_peer_put(struct cwg_peer *peer);

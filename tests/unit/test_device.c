@@ -1286,6 +1286,35 @@ static void test_staged_bound(void)
 	node_free(&b);
 }
 
+/*
+ * Hosts call the core from several threads, each with the clock it read
+ * before the call: a session made by one thread may carry a later stamp
+ * than the now another thread passes a moment after. Such a session is
+ * new, not expired (it was treated as expired: the packet waited for a
+ * handshake that the rate limit then held back).
+ */
+static void test_stamp_after_now(void)
+{
+	struct node a, b;
+	uint64_t made;
+
+	setup(&a, &b, false);
+	send_from(&a, &b, 1);
+	pump(&a, &b, NULL, NULL);
+	ok(stats(&a).handshakes_completed == 1, "handshake done");
+	made = now;
+	free_list(&a.wire);
+	now = made - 1000000; /* read 1 ms before the session was made */
+	send_from(&a, &b, 2);
+	ok(a.wire.count == 1 && type_of(a.wire.head) == CWG_MSG_DATA,
+	   "a session stamped after now still seals at once");
+	pump(&a, &b, NULL, NULL);
+	ok(count_tun(&b) == 2, "and the packet arrives");
+	now = made;
+	node_free(&a);
+	node_free(&b);
+}
+
 int main(void)
 {
 	const char *s = getenv("CWG_SEED");
@@ -1313,5 +1342,6 @@ int main(void)
 	test_remove_in_flight();
 	test_responder_one_handshake();
 	test_staged_bound();
+	test_stamp_after_now();
 	return done_testing();
 }
