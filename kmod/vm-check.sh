@@ -4,7 +4,7 @@
 #
 # In the initramfs: /cwg.ko, /cwg-sabotage.ko (its self-test can be
 # made to fail with sabotage=N), the modules they need in
-# /modules.list order.
+# /modules.list order; optionally /vm-netlink.sh and what it lists.
 
 n=0
 failed=0
@@ -96,6 +96,13 @@ for f in 1 2 3 4 5 6 7 8; do
 		[ -n "$fam" ] && [ "$(echo "$fam" | wc -l)" = 1 ]
 	ok $? "sabotage=$f: insmod fails, the self-test names $fam alone"
 done
+
+# The "wireguard" generic-netlink family (kmod/vm-netlink.sh), when the
+# initramfs carries it and what it needs (wg, ip, /wgnl-probe).
+if [ -f /vm-netlink.sh ]; then
+	log_mark
+	. /vm-netlink.sh
+fi
 
 # Nothing in the kernel log that a healthy module leaves.
 log_mark
