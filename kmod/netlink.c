@@ -162,12 +162,17 @@ static struct cwg_kdev *find_kdev(struct sk_buff *skb, struct nlattr **attrs)
 	return netdev_priv(dev);
 }
 
-/* Under rtnl: the interface is registered, so its uninit (which frees
- * the core, under rtnl too) has not run and cannot run until we let go. */
+/*
+ * Under rtnl and update_lock: the interface is still registered and its
+ * uninit (under rtnl, setting dying under update_lock) has not begun, so
+ * the core is there and stays while we hold both.
+ */
 static bool kdev_alive(struct cwg_kdev *kdev)
 {
 	ASSERT_RTNL();
-	return kdev->dev->reg_state == NETREG_REGISTERED && kdev->core;
+	lockdep_assert_held(&kdev->update_lock);
+	return kdev->dev->reg_state == NETREG_REGISTERED &&
+	       !READ_ONCE(kdev->dying) && kdev->core;
 }
 
 /* ---- WG_CMD_GET_DEVICE ---- */
