@@ -612,48 +612,44 @@ static bool is_own_key(struct cwg_device *core, const u8 *pub)
 static int set_peer(struct cwg_device *core, struct nlattr **tb,
 		    struct netlink_ext_ack *extack)
 {
-	struct nlattr *psk_attr = tb[WGPEER_A_PRESHARED_KEY];
 	struct cwg_peer *peer;
 	const u8 *pub;
 	u32 flags = 0;
 	int ret;
 
-	ret = -EINVAL;
 	if (!tb[WGPEER_A_PUBLIC_KEY])
-		goto out;
+		return -EINVAL;
 	pub = nla_data(tb[WGPEER_A_PUBLIC_KEY]);
 	if (tb[WGPEER_A_FLAGS])
 		flags = nla_get_u32(tb[WGPEER_A_FLAGS]);
-	ret = -EOPNOTSUPP;
 	if (flags & ~__WGPEER_F_ALL)
-		goto out;
-	ret = -EPFNOSUPPORT;
+		return -EOPNOTSUPP;
 	if (tb[WGPEER_A_PROTOCOL_VERSION] &&
 	    nla_get_u32(tb[WGPEER_A_PROTOCOL_VERSION]) != 1)
-		goto out;
+		return -EPFNOSUPPORT;
 
-	ret = 0;
 	peer = cwg_device_find_peer(core, pub);
 	if (!peer) {
 		if (flags & (WGPEER_F_REMOVE_ME | WGPEER_F_UPDATE_ONLY))
-			goto out;
+			return 0;
 		/* Nothing to replace on a new peer. */
 		flags &= ~WGPEER_F_REPLACE_ALLOWEDIPS;
 		/* The device's own key: ignored without an error, as
 		 * in-tree, so one request can serve every member of a
 		 * mesh. */
 		if (is_own_key(core, pub))
-			goto out;
+			return 0;
 		ret = kerr(cwg_device_add_peer(core, pub, &peer));
 		if (ret)
-			goto out;
+			return ret;
 	}
 	if (flags & WGPEER_F_REMOVE_ME) {
 		cwg_device_remove_peer(core, peer);
-		goto out;
+		return 0;
 	}
-	if (psk_attr)
-		cwg_peer_set_preshared_key(peer, nla_data(psk_attr));
+	if (tb[WGPEER_A_PRESHARED_KEY])
+		cwg_peer_set_preshared_key(peer,
+					   nla_data(tb[WGPEER_A_PRESHARED_KEY]));
 	if (tb[WGPEER_A_ENDPOINT])
 		set_endpoint(peer, tb[WGPEER_A_ENDPOINT]);
 	if (flags & WGPEER_F_REPLACE_ALLOWEDIPS)
@@ -667,22 +663,17 @@ static int set_peer(struct cwg_device *core, struct nlattr **tb,
 			ret = nla_parse_nested(ip_tb, WGALLOWEDIP_A_MAX, attr,
 					       allowedip_policy, extack);
 			if (ret < 0)
-				goto out;
+				return ret;
 			ret = set_allowedip(peer, ip_tb);
 			if (ret < 0)
-				goto out;
+				return ret;
 		}
 	}
 	if (tb[WGPEER_A_PERSISTENT_KEEPALIVE_INTERVAL])
 		cwg_peer_set_persistent_keepalive(
 			peer,
 			nla_get_u16(tb[WGPEER_A_PERSISTENT_KEEPALIVE_INTERVAL]));
-	ret = 0;
-out:
-	/* The core copied it; the request's copy goes (as in-tree). */
-	if (psk_attr)
-		memzero_explicit(nla_data(psk_attr), nla_len(psk_attr));
-	return ret;
+	return 0;
 }
 
 /* The core's part of a SET request, under its write lock. */
@@ -765,9 +756,31 @@ static int set_locked(struct cwg_kdev *kdev, struct genl_info *info)
 	return ret;
 }
 
+/*
+ * The keys a SET request carries, wiped before genetlink may echo the
+ * request in its answer: the private key and every peer's preshared
+ * key, also those of peers the request never reached (the in-tree wipes
+ * only those it applied). The walk is bounded by each nest, whatever its
+ * members hold.
+ */
+static void wipe_request_keys(struct nlattr **attrs)
+{
+	struct nlattr *peer, *attr;
+	int rem, rem2;
+
+	if (attrs[WGDEVICE_A_PRIVATE_KEY])
+		memzero_explicit(nla_data(attrs[WGDEVICE_A_PRIVATE_KEY]),
+				 nla_len(attrs[WGDEVICE_A_PRIVATE_KEY]));
+	if (!attrs[WGDEVICE_A_PEERS])
+		return;
+	nla_for_each_nested(peer, attrs[WGDEVICE_A_PEERS], rem)
+		nla_for_each_nested(attr, peer, rem2)
+			if (nla_type(attr) == WGPEER_A_PRESHARED_KEY)
+				memzero_explicit(nla_data(attr), nla_len(attr));
+}
+
 static int set_device(struct sk_buff *skb, struct genl_info *info)
 {
-	struct nlattr *key = info->attrs[WGDEVICE_A_PRIVATE_KEY];
 	struct cwg_kdev *kdev = find_kdev(skb, info->attrs);
 	int ret;
 
@@ -782,8 +795,7 @@ static int set_device(struct sk_buff *skb, struct genl_info *info)
 	rtnl_unlock();
 	dev_put(kdev->dev);
 out:
-	if (key)
-		memzero_explicit(nla_data(key), nla_len(key));
+	wipe_request_keys(info->attrs);
 	return ret;
 }
 
