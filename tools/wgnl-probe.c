@@ -137,6 +137,9 @@
  *  G3    GET with attribute type 9                      EINVAL       __nla_validate_parse (from genl_start)
  *  G4    a change between two messages of a dump        0, NLM_F_DUMP_INTR  genl_dump_check_consistent
  *  G5    every peer replaced between two messages       0, NLM_F_DUMP_INTR, ends  wg_get_device_dump
+ *  W1    key, a peer with psk, a bad peer with psk      EINVAL       set_peer; the echo of the request in the
+ *        (the error echoes the request)                              error has the three keys zeroed (set_peer,
+ *                                                                    wg_set_device wipe them)
  *
  * Known differences of cwg's core that the cases avoid (kmod/netlink.c
  * lists them): sin_zero and sin6_flowinfo are not echoed; an allowed IP
@@ -2165,6 +2168,99 @@ static void dump_cases(void)
 	close(other);
 }
 
+/* ---- keys in the request ---- */
+
+static bool all_zero(const void *p, size_t n)
+{
+	const uint8_t *b = p;
+
+	while (n--)
+		if (*b++)
+			return false;
+	return true;
+}
+
+/*
+ * W1: genetlink echoes a failed request in its error answer (unless the
+ * socket asked for NETLINK_CAP_ACK), after the command ran: the private
+ * key and the preshared keys of the peers the request reached must be
+ * zeros by then.
+ */
+static void wipe_cases(void)
+{
+	uint8_t psk[KEYLEN];
+	int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_GENERIC);
+	struct sockaddr_nl sa = { .nl_family = AF_NETLINK };
+	bool ok = false, seen = false;
+	int err = 1, keys = 0;
+	struct msg *m;
+	uint32_t seq;
+
+	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)))
+		die("socket: %s", strerror(errno));
+	key(psk, 94);
+	m = req_set();
+	put(m, WGDEVICE_A_PRIVATE_KEY, priv1, KEYLEN);
+	nest(m, WGDEVICE_A_PEERS);
+	nest(m, 0);
+	put(m, WGPEER_A_PUBLIC_KEY, pk1, KEYLEN);
+	put(m, WGPEER_A_PRESHARED_KEY, psk, KEYLEN);
+	end(m);
+	nest(m, 0);
+	put(m, WGPEER_A_PRESHARED_KEY, psk, KEYLEN); /* no public key */
+	end(m);
+	end(m);
+	seq = m->seq;
+	if (nl_send(fd, m))
+		die("send: %s", strerror(errno));
+	msg_free(m);
+	while (!seen) {
+		ssize_t n = nl_recv(fd);
+		struct nlmsghdr *nlh;
+
+		for (nlh = (struct nlmsghdr *)rbuf; NLMSG_OK(nlh, n);
+		     nlh = NLMSG_NEXT(nlh, n)) {
+			const struct nlmsgerr *e = NLMSG_DATA(nlh);
+			const uint8_t *p;
+			size_t len;
+
+			if (nlh->nlmsg_seq != seq || nlh->nlmsg_type != NLMSG_ERROR)
+				continue;
+			seen = true;
+			err = e->error;
+			if (nlh->nlmsg_len < NLMSG_LENGTH(sizeof(*e)) ||
+			    (nlh->nlmsg_flags & NLM_F_CAPPED) ||
+			    e->msg.nlmsg_len < NLMSG_HDRLEN + GENL_HDRLEN ||
+			    nlh->nlmsg_len < NLMSG_LENGTH(sizeof(*e)) +
+						     e->msg.nlmsg_len - NLMSG_HDRLEN)
+				break;
+			p = (const uint8_t *)(&e->msg + 1) + GENL_HDRLEN;
+			len = e->msg.nlmsg_len - NLMSG_HDRLEN - GENL_HDRLEN;
+			ok = true;
+			FOR_ATTRS(a, p, len) {
+				if (ATYPE(a) == WGDEVICE_A_PRIVATE_KEY) {
+					ok = ok && all_zero(ADATA(a), ALEN(a));
+					keys++;
+				}
+				if (ATYPE(a) != WGDEVICE_A_PEERS)
+					continue;
+				FOR_ATTRS(b, ADATA(a), ALEN(a))
+					FOR_ATTRS(c, ADATA(b), ALEN(b))
+						if (ATYPE(c) == WGPEER_A_PRESHARED_KEY) {
+							ok = ok && all_zero(ADATA(c), ALEN(c));
+							keys++;
+						}
+			}
+			break;
+		}
+	}
+	close(fd);
+	report(err == -EINVAL && ok && keys == 3,
+	       "W1 a failed SET echoed back: %s (want EINVAL), its private key "
+	       "and the preshared keys of the peers it reached wiped (%d keys "
+	       "found, want 3): %s", ename(err), keys, ok ? "zeros" : "NOT zeros");
+}
+
 /* ---- the dump mode ---- */
 
 static void hex(const uint8_t *k, size_t n)
@@ -2315,6 +2411,7 @@ int main(int argc, char **argv)
 	change_cases();
 	huge_cases();
 	dump_cases();
+	wipe_cases();
 
 	printf("1..%d\n", tests);
 	printf("# %d passed, %d failed\n", tests - failures, failures);
