@@ -212,6 +212,10 @@ struct dump_state {
 	bool chunk_valid;
 	u32 chunk_start, chunk_len;
 	struct dump_ip *chunk;
+	/* The peer being put, copied under the core's lock: here rather
+	 * than on the stack (~140 bytes); its preshared key is wiped after
+	 * each use. */
+	struct cwg_peer_info pi;
 };
 
 static struct dump_state **dump_slot(struct netlink_callback *cb)
@@ -459,7 +463,6 @@ cancel:
 static int put_peers(struct sk_buff *skb, struct dump_state *st)
 {
 	struct cwg_device *core = st->kdev->core;
-	struct cwg_peer_info pi;
 	struct nlattr *peers_nest;
 	struct cwg_peer *peer;
 	int ret = 0;
@@ -479,11 +482,12 @@ static int put_peers(struct sk_buff *skb, struct dump_state *st)
 		return 0;
 	}
 	for (; peer; peer = cwg_peer_next(peer)) {
-		cwg_peer_get_info(peer, &pi);
-		ret = put_peer(skb, peer, st, &pi);
-		memzero_explicit(pi.preshared_key, sizeof(pi.preshared_key));
+		cwg_peer_get_info(peer, &st->pi);
+		ret = put_peer(skb, peer, st, &st->pi);
+		memzero_explicit(st->pi.preshared_key,
+				 sizeof(st->pi.preshared_key));
 		if (ret == -EMSGSIZE) {
-			memcpy(st->cursor, pi.public_key, WG_KEY_LEN);
+			memcpy(st->cursor, st->pi.public_key, WG_KEY_LEN);
 			st->have_cursor = true;
 			ret = 1;
 		}

@@ -5,7 +5,7 @@
 # What it runs, against each module that provides the family in turn:
 # Debian's in-tree wireguard.ko first when the initramfs carries it (the
 # reference: every expectation below must hold for it too), then cwg.ko.
-#   - tools/wgnl-probe.c: 111 malformed and edge-case requests, each
+#   - tools/wgnl-probe.c: 112 malformed and edge-case requests, each
 #     answered with the in-tree errno, the interface unchanged or changed
 #     exactly as the case means (its errno table is in its header);
 #   - `wg setconf` of a full configuration (private key, listen port,
