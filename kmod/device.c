@@ -224,6 +224,17 @@ static void hs_work(struct work_struct *w)
 	rx_run(kdev, &kdev->hs_queue, &priv->hs_slots, true);
 }
 
+/*
+ * `wg setconf` of many allowed IPs arrives as many SET requests, each a
+ * configuration batch of its own; a tick between two of them would
+ * rebuild the routing tables each time. So the first change opens a
+ * batch of the interface's, and the tick closes it once no change came
+ * for CWG_CFG_QUIET (the core bounds an open batch at
+ * CWG_CFG_BATCH_MAX_NS anyway). batch_open and last_change are under
+ * update_lock.
+ */
+#define CWG_CFG_QUIET (HZ / 50)
+
 static void tick_work(struct work_struct *w)
 {
 	struct cwg_kdev *kdev =
@@ -231,21 +242,39 @@ static void tick_work(struct work_struct *w)
 	u64 now = cwg_kdev_now();
 	struct cwg_out out;
 
-	cwg_device_set_wall_offset(kdev->core,
-				   (s64)(ktime_get_real_ns() - now));
-	cwg_out_init(&out);
-	cwg_device_tick(kdev->core, now, &out);
-	emit(kdev, &out);
+	mutex_lock(&kdev->update_lock);
+	if (kdev->batch_open &&
+	    time_after_eq(jiffies, kdev->last_change + CWG_CFG_QUIET)) {
+		cwg_device_cfg_batch_end(kdev->core);
+		kdev->batch_open = false;
+	}
+	mutex_unlock(&kdev->update_lock);
+	/* Down, the interface sends nothing, as the in-tree module stops
+	 * its peers' timers; the first tick after up catches up. */
+	if (netif_running(kdev->dev)) {
+		cwg_device_set_wall_offset(kdev->core,
+					   (s64)(ktime_get_real_ns() - now));
+		cwg_out_init(&out);
+		cwg_device_tick(kdev->core, now, &out);
+		emit(kdev, &out);
+	}
 	if (!READ_ONCE(kdev->dying))
-		queue_delayed_work(kdev->wq, &kdev->tick_work, HZ / 10);
+		queue_delayed_work(kdev->wq, &kdev->tick_work,
+				   kdev->batch_open ? CWG_CFG_QUIET : HZ / 10);
 }
 
 void cwg_kdev_changed(struct cwg_kdev *kdev)
 {
 	lockdep_assert_held(&kdev->update_lock);
 	kdev->update_gen++;
-	if (!kdev->dying)
-		mod_delayed_work(kdev->wq, &kdev->tick_work, 0);
+	if (kdev->dying)
+		return;
+	if (!kdev->batch_open) {
+		cwg_device_cfg_batch_begin(kdev->core);
+		kdev->batch_open = true;
+	}
+	kdev->last_change = jiffies;
+	mod_delayed_work(kdev->wq, &kdev->tick_work, CWG_CFG_QUIET);
 }
 
 int cwg_kdev_set_port(struct cwg_kdev *kdev, u16 port)
@@ -266,8 +295,7 @@ int cwg_kdev_set_port(struct cwg_kdev *kdev, u16 port)
 void cwg_kdev_set_fwmark(struct cwg_kdev *kdev, u32 fwmark)
 {
 	lockdep_assert_held(&kdev->update_lock);
-	if (kdev->fwmark == fwmark)
-		return;
+	/* the in-tree module forgets the sources even for the same mark */
 	kdev->fwmark = fwmark;
 	kdev->update_gen++;
 	cwg_device_forget_sources(kdev->core, NULL, 0);
@@ -298,6 +326,8 @@ static int kdev_open(struct net_device *dev)
 	mutex_lock(&kdev->update_lock);
 	ret = cwg_socket_open(kdev, kdev->incoming_port);
 	mutex_unlock(&kdev->update_lock);
+	if (!ret)
+		mod_delayed_work(kdev->wq, &kdev->tick_work, 0);
 	return ret;
 }
 

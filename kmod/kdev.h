@@ -52,6 +52,10 @@ struct cwg_kdev {
 	/* Bumped by every change a dump could see (peers, keys, port):
 	 * netlink's dump consistency check (NLM_F_DUMP_INTR). */
 	u32 update_gen;
+	/* A configuration batch of the core held open across a stream of
+	 * SET requests, closed by the tick when they stop (device.c). */
+	bool batch_open;
+	unsigned long last_change; /* jiffies */
 
 	struct socket __rcu *sock4;
 	struct socket __rcu *sock6;
@@ -91,9 +95,11 @@ static inline bool cwg_kdev_is_ours(const struct net_device *dev)
  *     source is forgotten, as the in-tree module does on a new socket.
  *   cwg_kdev_set_fwmark: the mark on every datagram sent; sticky
  *     sources are forgotten.
- *   cwg_kdev_changed: after any change to keys or peers, so that the
- *     next tick runs soon (the core wants one right after
- *     configuration) and dumps see a new generation.
+ *   cwg_kdev_changed: after any change to keys or peers, so that a
+ *     tick runs soon (the core wants one right after configuration;
+ *     it comes once the changes pause for a moment, so that a stream
+ *     of requests rebuilds the routing tables once) and dumps see a
+ *     new generation.
  */
 int cwg_kdev_set_port(struct cwg_kdev *kdev, u16 port);
 void cwg_kdev_set_fwmark(struct cwg_kdev *kdev, u32 fwmark);

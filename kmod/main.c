@@ -37,12 +37,18 @@ static int __init cwg_module_init(void)
 	ret = cwg_kdev_init();
 	if (ret)
 		return ret;
+	ret = cwg_netlink_init();
+	if (ret) {
+		cwg_kdev_exit();
+		return ret;
+	}
 	pr_info("loaded (self-test %s)\n", selftest ? "passed" : "skipped");
 	return 0;
 }
 
 static void __exit cwg_module_exit(void)
 {
+	cwg_netlink_exit();
 	cwg_kdev_exit();
 	pr_info("unloaded\n");
 }
@@ -55,3 +61,4 @@ MODULE_LICENSE("Dual MIT/GPL");
 MODULE_DESCRIPTION("cwg: WireGuard from the cwg protocol core");
 MODULE_AUTHOR("the cwg authors");
 MODULE_ALIAS_RTNL_LINK("wireguard");
+MODULE_ALIAS_GENL_FAMILY("wireguard");
