@@ -22,6 +22,25 @@ chmod 711 "$T_TMP"
 mkdir -m 755 "$T_TMP/bin" && cp "$WGPING" "$BUILD_DIR"/libcwg.so* "$T_TMP/bin/" ||
 	bail "copy wgping for nobody"
 WGPING=$T_TMP/bin/wgping
+# Under a sanitizer the runtime writes reports to its log_path, which
+# nobody may not create (TSan opens it at start, and fails with 66):
+# wgping logs where nobody can, and reports are handed on to that path,
+# where the make target looks for them.
+SAN_DIR=$T_TMP/san
+mkdir -m 1777 "$SAN_DIR" || bail "sanitizer log directory"
+SAN_ENV=() SAN_LOG_PATH=""
+for v in ASAN_OPTIONS UBSAN_OPTIONS TSAN_OPTIONS; do
+	[[ ${!v:-} == *log_path=* ]] || continue
+	SAN_LOG_PATH=$(sed -E 's/.*log_path=([^:]*).*/\1/' <<<"${!v}")
+	SAN_ENV+=("$v=$(sed -E "s|log_path=[^:]*|log_path=$SAN_DIR/log|" <<<"${!v}")")
+done
+san_handoff() {
+	local f
+	for f in "$SAN_DIR"/log.*; do
+		[[ -e $f && -n $SAN_LOG_PATH ]] || continue
+		mv "$f" "$SAN_LOG_PATH.wgping-${f##*.}"
+	done
+}
 
 pair_setup || bail "namespaces and veth"
 keypair b && keypair w && keypair x || bail "keys"
@@ -34,7 +53,10 @@ wgping_as_nobody() {
 	shift
 	cat "$(key w)" | nsx "$tag" timeout 30 setpriv --reuid=nobody \
 		--regid=nogroup --clear-groups --inh-caps=-all \
-		env LD_LIBRARY_PATH="$T_TMP/bin" "$WGPING" -k - "$@"
+		env LD_LIBRARY_PATH="$T_TMP/bin" "${SAN_ENV[@]}" "$WGPING" -k - "$@"
+	local rc=$?
+	san_handoff
+	return $rc
 }
 
 # ping_through NAME BIN OUTER INNER: a peer daemon BIN in namespace b;
