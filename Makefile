@@ -269,7 +269,7 @@ deb:
 # (kmod/README.md); kmod-check boots it in a VM and checks it there.
 kmod:
 	$(MAKE) -C kmod OUT=$(abspath $(BUILD))/kmod
-kmod-check: kmod $(BUILD)/cwg $(BUILD)/tools/garbage $(BUILD)/tools/cookie_probe
+kmod-check: kmod $(BUILD)/cwg $(BUILD)/tools/garbage $(BUILD)/tools/deadfeed $(BUILD)/tools/cookie_probe
 	BUILD=$(abspath $(BUILD)) scripts/kmod-vm.sh
 
 clean:

@@ -10,14 +10,15 @@
 #       base (cached; rebuilt when an input changes): busybox-static
 #         (apt-get download, unpacked: it conflicts with the busybox
 #         package), bash, iproute2's ip, wg and wg-quick, nft,
-#         wireguard-go, each with its ldd closure, and the kernel modules:
-#         what cwg.ko needs, tun, veth, nftables' ct and fib expressions,
-#         and Debian's wireguard.ko with its own (modprobe -S KVER
-#         --show-depends), uncompressed; and /init;
+#         wireguard-go, each with its ldd closure (and the closure of this
+#         tree's programs), and the kernel modules: what cwg.ko needs,
+#         tun, veth, nftables' ct and fib expressions, and Debian's
+#         wireguard.ko with its own (modprobe -S KVER --show-depends),
+#         uncompressed; and /init;
 #       run (every time): cwg.ko, a build of it whose self-test can be
-#         sabotaged (only when check 00 runs), build/cwg and the flood
-#         tools with whatever of their closure base lacks, kmod/vm/*.sh
-#         and /vm/env (the knobs below);
+#         sabotaged (only when check 00 runs), build/cwg, the tools
+#         garbage, deadfeed and cookie_probe, kmod/vm/*.sh and /vm/env
+#         (the knobs below);
 #   - qemu: KVM when it boots the kernel to /init within 30 s, else TCG
 #     (-cpu max); the guest's results come back on a second serial port.
 #
@@ -60,7 +61,7 @@ SABOTAGE_OUT=$BUILD/kmod-sabotage
 HOST_BINS=(/usr/bin/bash /usr/bin/ip /usr/bin/wg /usr/bin/wireguard-go /usr/sbin/nft)
 HOST_SCRIPTS=(/usr/bin/wg-quick)
 # This tree's userspace programs the checks run, from BUILD.
-OUR_BINS=(cwg tools/garbage tools/cookie_probe)
+OUR_BINS=(cwg tools/garbage tools/deadfeed tools/cookie_probe)
 # Kernel modules for the network checks besides what cwg.ko needs: veth
 # pairs, tun (the userspace daemons), what wg-quick's nft rules use (ct
 # mark, fib saddr type), and Debian's own wireguard.ko (KMOD_MODULE=intree).
