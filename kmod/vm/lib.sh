@@ -196,7 +196,8 @@ kmod_avail() {
 			echo "no: $KMOD_LABEL has no link kind \"wireguard\" yet (ip link add type wireguard: $out)" >/tmp/kmod.avail
 		fi
 	fi
-	[ "$(cat /tmp/kmod.avail)" = yes ]
+	# An earlier check may have removed it.
+	[ "$(cat /tmp/kmod.avail)" = yes ] && kmod_load
 }
 kmod_why() { sed 's/^no: //' /tmp/kmod.avail; }
 

@@ -11,14 +11,14 @@
 # kernel logged no warning, oops or splat while it ran. It also ends
 # what a script left behind when it was killed (its namespaces and the
 # processes in them), and reports a script that died or timed out
-# (SCRIPT_TIMEOUT seconds, default 300) as a failure.
+# (SCRIPT_TIMEOUT seconds, default 240) as a failure.
 
 set -a
 . /vm/env
 set +a
 export TAP_STATE=/tmp/tap.state
 echo "0 0" >"$TAP_STATE"
-SCRIPT_TIMEOUT=${SCRIPT_TIMEOUT:-300}
+SCRIPT_TIMEOUT=${SCRIPT_TIMEOUT:-240}
 KLOG=/tmp/kern.log
 : >"$KLOG"
 
@@ -64,7 +64,11 @@ for f in /vm/[0-9][0-9]-*.sh; do
 	done
 	tap
 	if [ $rc != 0 ] && [ "$FAILED" = "$f0" ]; then
-		point 1 "$name: the script ended with status $rc$([ $rc = 124 ] || [ $rc = 137 ] && echo " (timeout ${SCRIPT_TIMEOUT} s)")"
+		case $rc in
+		124 | 137 | 143) why=" (killed at its timeout, ${SCRIPT_TIMEOUT} s)" ;;
+		*) why="" ;;
+		esac
+		point 1 "$name: the script ended with status $rc$why"
 	fi
 	klog
 	tail -c +$((off + 1)) "$KLOG" >/tmp/script.log
