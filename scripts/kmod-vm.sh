@@ -214,6 +214,7 @@ base_make() {
 		{
 			cat "$0"
 			echo "$KVER $cwg_deps"
+			# shellcheck disable=SC2046 # one path a line
 			stat -L -c '%n %s %Y' "$CACHE/busybox" "${HOST_BINS[@]}" "${HOST_SCRIPTS[@]}" \
 				$(closure "${HOST_BINS[@]}" "${OUR_BINS[@]/#/$BUILD/}")
 		} | sha256sum | cut -d' ' -f1

@@ -57,18 +57,18 @@ EOF
 # sort_list: "a, b" or "a,b" -> the items sorted, joined with SEP ($1).
 sort_list() { tr ',' '\n' | sed 's/^ *//' | sort | awk -v s="$1" '{ printf "%s%s", (NR > 1 ? s : ""), $0 }'; }
 
-# norm_blocks MASK IFACE: `wg show` or `wg showconf` output on stdin,
+# norm_blocks IFACE: `wg show` or `wg showconf` output on stdin,
 # normalised: the interface's name replaced, allowed IPs sorted, the
-# first block first and the peers' blocks sorted; with MASK=1 the latest
-# handshake and transfer lines dropped.
+# latest handshake and transfer lines dropped, the first block first and
+# the peers' blocks sorted.
 norm_blocks() {
-	local mask=$1 ifc=$2 line block="" blocks=()
+	local ifc=$1 line block="" blocks=()
 	while IFS= read -r line || [ -n "$line" ]; do
 		case $line in
 		"interface: $ifc") line="interface: IFACE" ;;
 		"AllowedIPs = "*) line="AllowedIPs = $(sort_list ', ' <<<"${line#AllowedIPs = }")" ;;
 		"  allowed ips: "*) line="  allowed ips: $(sort_list ', ' <<<"${line#  allowed ips: }")" ;;
-		"  latest handshake: "* | "  transfer: "*) [ "$mask" = 1 ] && continue ;;
+		"  latest handshake: "* | "  transfer: "*) continue ;;
 		esac
 		if [ -z "$line" ]; then
 			[ -z "$block" ] || blocks+=("$block")
@@ -84,75 +84,78 @@ norm_blocks() {
 	} | tr '\001' '\n'
 }
 
-# norm_dump MASK: `wg show IFACE dump` on stdin, normalised: the peers'
-# lines sorted, their allowed IPs sorted; with MASK=1 the latest
-# handshake and the transfer counters replaced by "-".
+# norm_dump: `wg show IFACE dump` on stdin, normalised: the peers' lines
+# sorted, their allowed IPs sorted, the latest handshake and the transfer
+# counters replaced by "-".
 norm_dump() {
-	local mask=$1 first pk psk ep aips hs rx tx ka
+	local first pk psk ep aips hs rx tx ka
 	IFS= read -r first
 	echo "$first"
 	while IFS=$'\t' read -r pk psk ep aips hs rx tx ka; do
 		aips=$(sort_list , <<<"$aips")
-		[ "$mask" = 1 ] && hs=- rx=- tx=-
+		hs=- rx=- tx=-
 		printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$pk" "$psk" "$ep" "$aips" "$hs" "$rx" "$tx" "$ka"
 	done | sort
 }
 
-# compare PHASE MASK: the three outputs of both interfaces, one test
-# point each.
+# compare PHASE: the three outputs of both interfaces, one test point
+# each.
 compare() {
-	local phase=$1 mask=$2 what t
+	local phase=$1 what t
 	for what in show showconf dump; do
 		for t in x y; do
-			eval "ifc=\$IF_$t"
 			case $what in
-			show) nsx "$t" wg show "$ifc" | norm_blocks "$mask" "$ifc" ;;
-			showconf) nsx "$t" wg showconf "$ifc" | norm_blocks "$mask" "$ifc" ;;
-			dump) nsx "$t" wg show "$ifc" dump | norm_dump "$mask" ;;
+			show) nsx "$t" wg show "${IFN[$t]}" | norm_blocks "${IFN[$t]}" ;;
+			showconf) nsx "$t" wg showconf "${IFN[$t]}" | norm_blocks "${IFN[$t]}" ;;
+			dump) nsx "$t" wg show "${IFN[$t]}" dump | norm_dump ;;
 			esac >"$T_TMP/$what.$t"
 		done
 		if [ -s "$T_TMP/$what.x" ] && cmp -s "$T_TMP/$what.x" "$T_TMP/$what.y"; then
 			ok 0 "40-show [$L] $phase: wg $what prints the same"
 		else
 			ok 1 "40-show [$L] $phase: wg $what prints the same" \
-				"$(diff -u "$T_TMP/$what.x" "$T_TMP/$what.y" | sed "s/^---.*/--- $(label "$IX")/; s/^+++.*/+++ $(label "$IY")/")"
+				"$(diff -u "$T_TMP/$what.x" "$T_TMP/$what.y" | sed "s/^---.*/--- $(label "${IMP[x]}")/; s/^+++.*/+++ $(label "${IMP[y]}")/")"
 		fi
 	done
 }
 
 subjects "kmod:cwg kmod:wggo" "wggo:cwg"
+declare -A IFN IMP
 k=0
 for s in "${SUBJECTS[@]}"; do
-	IX=${s%%:*} IY=${s##*:}
+	IMP[x]=${s%%:*} IMP[y]=${s##*:}
 	k=$((k + 1))
 	L=$(slabel "$s")
 	ns_new x y || bail "namespaces"
-	IF_x=$(ifname x$k) IF_y=$(ifname y$k)
-	wg_add x "$IF_x" "$IX" && wg_add y "$IF_y" "$IY" || bail "interfaces"
-	nsx x wg setconf "$IF_x" "$T_TMP/show.conf" && nsx y wg setconf "$IF_y" "$T_TMP/show.conf" ||
-		bail "wg setconf"
-	compare "interfaces down" 1
+	IFN[x]=$(ifname x$k) IFN[y]=$(ifname y$k)
 	for t in x y; do
-		eval "ifc=\$IF_$t impl=\$I${t^^}"
-		sent=$(nsx "$t" wg show "$ifc" dump | awk 'NR > 1 { n += $5 + $6 + $7 } END { print n + 0 }')
+		wg_add "$t" "${IFN[$t]}" "${IMP[$t]}" || bail "interface of $(label "${IMP[$t]}")"
+		nsx "$t" wg setconf "${IFN[$t]}" "$T_TMP/show.conf" || bail "wg setconf on $(label "${IMP[$t]}")"
+	done
+	compare "interfaces down"
+	for t in x y; do
+		impl=${IMP[$t]}
+		sent=$(nsx "$t" wg show "${IFN[$t]}" dump | awk 'NR > 1 { n += $5 + $6 + $7 } END { print n + 0 }')
+		d="40-show [$L] interfaces down: $(label "$impl") sends nothing (handshake and transfer fields 0: $sent)"
 		if [ "$impl" = cwg ]; then
-			todo $((sent != 0)) "40-show [$L] interfaces down: $(label "$impl") sends nothing (handshake and transfer fields 0: $sent)" \
-				"cwg's daemon has no link state: it sends while its tun is down"
+			todo $((sent != 0)) "$d" "cwg's daemon has no link state: it sends while its tun is down"
 		else
 			[ "$sent" = 0 ]
-			ok $? "40-show [$L] interfaces down: $(label "$impl") sends nothing (handshake and transfer fields 0: $sent)"
+			ok $? "$d"
 		fi
 	done
-	ip -n "$(ns x)" link set "$IF_x" up && ip -n "$(ns y)" link set "$IF_y" up || bail "link up"
-	compare "interfaces up" 1
 	for t in x y; do
-		eval "ifc=\$IF_$t"
-		nsx "$t" wg set "$ifc" listen-port 51872 fwmark 0 peer "$(pub p3)" remove \
-			peer "$(pub p2)" allowed-ips 10.9.3.0/24,fd00:9:3::/64 \
-			peer "$(pub p1)" persistent-keepalive 0 || bail "wg set on $(label "$IX")"
+		ip -n "$(ns "$t")" link set "${IFN[$t]}" up || bail "link up"
 	done
-	compare "after wg set" 1
-	wg_del x "$IF_x" "$IX"
-	wg_del y "$IF_y" "$IY"
+	compare "interfaces up"
+	for t in x y; do
+		nsx "$t" wg set "${IFN[$t]}" listen-port 51872 fwmark 0 peer "$(pub p3)" remove \
+			peer "$(pub p2)" allowed-ips 10.9.3.0/24,fd00:9:3::/64 \
+			peer "$(pub p1)" persistent-keepalive 0 || bail "wg set on $(label "${IMP[$t]}")"
+	done
+	compare "after wg set"
+	for t in x y; do
+		wg_del "$t" "${IFN[$t]}" "${IMP[$t]}"
+	done
 	ns_del x y
 done

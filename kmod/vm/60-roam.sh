@@ -95,7 +95,9 @@ for s in "${SUBJECTS[@]}"; do
 			printf '[Peer]\nPublicKey = %s\nEndpoint = %s\nAllowedIPs = %s/32, %s/128%s\n\n' \
 				"$(pub a)" "$ROAM4:$PA" "$IN4_A" "$IN6_A" "$([ $v = 1 ] && echo ", 10.200.9.0/24")"
 			printf '[Peer]\nPublicKey = %s\nAllowedIPs = 10.77.0.%s/32\n\n' "$(pub d)" 1
-			printf '[Peer]\nPublicKey = %s\nAllowedIPs = 10.77.0.%s/32\n\n' "$(pub $([ $v = 1 ] && echo f || echo e))" 2
+			other=e
+			[ $v = 1 ] && other=f
+			printf '[Peer]\nPublicKey = %s\nAllowedIPs = 10.77.0.%s/32\n\n' "$(pub "$other")" 2
 		} >"$T_TMP/sync$v.conf"
 	done
 	rm -f "$T_TMP/xfer.done" "$T_TMP/sync.err"

@@ -50,10 +50,10 @@ shrink() {
 # than 32 kB over a second (at most 15 s): namespaces and RCU-freed
 # objects go asynchronously.
 settle() {
-	local a b i
+	local a b _
 	shrink
 	a=$(mem SUnreclaim)
-	for i in $(seq 15); do
+	for _ in $(seq 15); do
 		sleep 1
 		shrink
 		b=$(mem SUnreclaim)
@@ -132,7 +132,7 @@ for impl in "${SUBJECTS[@]}"; do
 	left=$(
 		[ "$impl" != kmod ] || ! kmod_loaded || echo "$KMOD_NAME loaded"
 		[ "$LEAK_CONTROL" = 1 ] || ip netns list | grep "^vm$T_ID"
-		ls /run/wireguard/ | grep "^wg$T_ID"
+		for f in /run/wireguard/wg"$T_ID"*; do [ ! -e "$f" ] || echo "$f"; done
 		pidof cwg wireguard-go
 	)
 	is "90-leaks [$L]: nothing left (module, namespaces, daemons, sockets)" "$left" ""

@@ -3,8 +3,8 @@
 # each check script.
 #
 # TAP: one numbering across all the scripts of a run. The driver keeps
-# "TESTS FAILED" in $TAP_STATE; every test point updates it, so a script
-# that dies still leaves the count right.
+# "TESTS FAILED TODO SKIPPED" in $TAP_STATE; every test point updates
+# it, so a script that dies still leaves the count right.
 #
 # Implementations ("IMPL") of a WireGuard interface, so every check runs
 # against any of them:
@@ -25,7 +25,6 @@
 set -u -o pipefail
 
 T_SCRIPT=$(basename "$0" .sh)
-T_NN=${T_SCRIPT%%-*}
 TAP_STATE=${TAP_STATE:-/tmp/tap.state}
 T_ID=$$
 T_TMP=/tmp/t$T_ID
@@ -40,11 +39,10 @@ export LOG_LEVEL
 
 # ---------------------------------------------------------------- TAP
 
-read -r T_N T_FAILED <"$TAP_STATE" 2>/dev/null || {
-	T_N=0
-	T_FAILED=0
+read -r T_N T_FAILED T_TODO T_SKIP <"$TAP_STATE" 2>/dev/null || {
+	T_N=0 T_FAILED=0 T_TODO=0 T_SKIP=0
 }
-t_save() { echo "$T_N $T_FAILED" >"$TAP_STATE"; }
+t_save() { echo "$T_N $T_FAILED ${T_TODO:-0} ${T_SKIP:-0}" >"$TAP_STATE"; }
 
 diag() {
 	local line
@@ -71,7 +69,7 @@ ok() {
 # todo STATUS DESCRIPTION WHY: a test point for a known fault that is not
 # the module's (TAP's TODO): reported, not counted as a failure.
 todo() {
-	T_N=$((T_N + 1))
+	T_N=$((T_N + 1)) T_TODO=$((${T_TODO:-0} + 1))
 	if [ "$1" = 0 ]; then
 		echo "ok $T_N - $2 # TODO $3"
 	else
@@ -82,7 +80,7 @@ todo() {
 
 # skip DESCRIPTION REASON: a test point that could not run.
 skip() {
-	T_N=$((T_N + 1))
+	T_N=$((T_N + 1)) T_SKIP=$((${T_SKIP:-0} + 1))
 	echo "ok $T_N - $1 # SKIP $2"
 	t_save
 }
@@ -146,6 +144,7 @@ wait_for() {
 # klog: the kernel's new messages appended to $KLOG (dmesg -c), which the
 # driver reads for splats after each script.
 klog() { dmesg -c >>"$KLOG"; }
+# shellcheck disable=SC2034 # for the driver
 SPLAT='WARNING:|BUG:|Oops|Call Trace|general protection|refcount_t|lockdep|possible recursive|circular locking|UBSAN|KASAN|kernel BUG|stack-protector|list_add corruption|list_del corruption|scheduling while atomic|sleeping function called|page allocation failure|unregister_netdevice: waiting'
 
 # ---------------------------------------------------------------- modules
@@ -238,7 +237,7 @@ subjects() {
 	esac
 	if ((k)); then
 		if kmod_avail; then
-			SUBJECTS+=($1)
+			for s in $1; do SUBJECTS+=("$s"); done
 		else
 			for s in $1; do
 				if grep -q 'does not load' /tmp/kmod.avail; then
@@ -251,7 +250,7 @@ subjects() {
 		fi
 	fi
 	if ((st)); then
-		SUBJECTS+=($2)
+		for s in $2; do SUBJECTS+=("$s"); done
 	fi
 }
 
@@ -293,9 +292,12 @@ veth() {
 
 # The outer (transport) addresses of the standard pair, and the inner
 # (tunnel) ones; documentation and ULA ranges.
+# shellcheck disable=SC2034 # for the scripts
 OUT4_A=192.0.2.1 OUT4_B=192.0.2.2
 OUT6_A=2001:db8::1 OUT6_B=2001:db8::2
+# shellcheck disable=SC2034
 IN4_A=10.200.0.1 IN4_B=10.200.0.2
+# shellcheck disable=SC2034
 IN6_A=fd00:200::1 IN6_B=fd00:200::2
 
 # pair_setup [A B]: namespaces A and B (a and b), veth va <-> vb, the
