@@ -179,26 +179,38 @@ kmod_load() {
 }
 kmod_unload() { ! kmod_loaded || rmmod "$KMOD_NAME"; }
 
-# kmod_avail: can IMPL=kmod run here? The module must load (a module that
-# does not is a failure, not a skip: kmod_check reports it) and provide
-# the link kind. The answer is kept for the run in /tmp/kmod.avail: "yes",
-# or "no: WHY".
+# kmod_avail: can IMPL=kmod run here? The answer is kept for the run in
+# /tmp/kmod.avail: "yes"; "skip: WHY" while the module lacks a part of
+# stage 2 (the link kind: `ip link add` says "Unknown device type"; or
+# the generic-netlink family: wg says "Protocol not supported"); "fail:
+# WHY" when it is broken otherwise (it does not load, `ip link add` or
+# `wg show` fail another way), which subjects() reports as a failure: a
+# broken module must not pass for one that is not there yet.
 kmod_avail() {
 	local out
 	if [ ! -f /tmp/kmod.avail ]; then
 		if ! out=$(kmod_load 2>&1); then
-			echo "no: $KMOD_LABEL does not load: $out" >/tmp/kmod.avail
-		elif out=$(ip link add cwgprobe0 type wireguard 2>&1); then
+			echo "fail: $KMOD_LABEL does not load: $out"
+		elif ! out=$(ip link add cwgprobe0 type wireguard 2>&1); then
+			case $out in
+			*"Unknown device type"*) echo "skip: $KMOD_LABEL has no link kind \"wireguard\" yet (ip link add: $out)" ;;
+			*) echo "fail: ip link add type wireguard with $KMOD_LABEL loaded: $out" ;;
+			esac
+		elif ! out=$(wg show cwgprobe0 2>&1); then
 			ip link del cwgprobe0
-			echo yes >/tmp/kmod.avail
+			case $out in
+			*"Protocol not supported"*) echo "skip: $KMOD_LABEL has no \"wireguard\" generic netlink family yet (wg show: $out)" ;;
+			*) echo "fail: wg show on a $KMOD_LABEL link: $out" ;;
+			esac
 		else
-			echo "no: $KMOD_LABEL has no link kind \"wireguard\" yet (ip link add type wireguard: $out)" >/tmp/kmod.avail
-		fi
+			ip link del cwgprobe0
+			echo yes
+		fi >/tmp/kmod.avail
 	fi
 	# An earlier check may have removed it.
 	[ "$(cat /tmp/kmod.avail)" = yes ] && kmod_load
 }
-kmod_why() { sed 's/^no: //' /tmp/kmod.avail; }
+kmod_why() { sed 's/^[a-z]*: //' /tmp/kmod.avail; }
 
 # ---------------------------------------------------------------- subjects
 
@@ -224,8 +236,8 @@ slabel() {
 #   kmod     the module's only
 #   standin  the stand-ins' only
 #   all      both
-# A module subject that cannot run is one SKIP line with the reason.
-# When the module's failed to load, that is a failure here.
+# A module subject that cannot run is one SKIP line with the reason, or
+# a failure when the module is broken (kmod_avail).
 subjects() {
 	local s k=0 st=0
 	SUBJECTS=()
@@ -240,7 +252,7 @@ subjects() {
 			for s in $1; do SUBJECTS+=("$s"); done
 		else
 			for s in $1; do
-				if grep -q 'does not load' /tmp/kmod.avail; then
+				if grep -q '^fail:' /tmp/kmod.avail; then
 					ok 1 "$T_SCRIPT [$(slabel "$s")]: $(kmod_why)"
 				else
 					skip "$T_SCRIPT [$(slabel "$s")]" "$(kmod_why)"
