@@ -43,7 +43,6 @@
 #            as VM_BYTES=4000000)
 set -euo pipefail
 
-
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${BUILD:-$ROOT/build}
 CACHE=$BUILD/kmod-vm
@@ -52,6 +51,7 @@ ACCEL=${ACCEL:-auto}
 TIMEOUT=${TIMEOUT:-600}
 MEM=${MEM:-512}
 CHECKS=${CHECKS:-}
+CHECKS=${CHECKS// /,}
 VARIANTS=${VARIANTS:-auto}
 KMOD_MODULE=${KMOD_MODULE:-cwg}
 MOD=$BUILD/kmod/cwg.ko
@@ -87,7 +87,7 @@ for t in qemu-system-x86_64 cpio modprobe modinfo xz apt-get dpkg-deb ldd \
 done
 [[ -f $MOD ]] || die "$MOD missing: make kmod"
 for b in "${OUR_BINS[@]}"; do
-	[[ -x $BUILD/$b ]] || die "$BUILD/$b missing: make $BUILD/$b"
+	[[ -x $BUILD/$b ]] || die "$BUILD/$b missing (make kmod-check builds it)"
 done
 case $VARIANTS in auto | kmod | standin | all) ;; *) die "VARIANTS must be auto, kmod, standin or all" ;; esac
 case $KMOD_MODULE in cwg | intree) ;; *) die "KMOD_MODULE must be cwg or intree" ;; esac
@@ -95,7 +95,7 @@ case $KMOD_MODULE in cwg | intree) ;; *) die "KMOD_MODULE must be cwg or intree"
 mkdir -p "$CACHE"
 
 # wanted NN: is check NN selected?
-wanted() { [[ -z $CHECKS || ,${CHECKS// /,}, == *,$1,* ]]; }
+wanted() { [[ -z $CHECKS || ,$CHECKS, == *,$1,* ]]; }
 
 # The negative control of check 00: the same module, built so that
 # sabotage=N flips one expected byte of self-test family N.
