@@ -268,8 +268,8 @@ deb:
 # The kernel module, built against Debian's packaged kernel headers
 # (kmod/README.md); kmod-check boots it in a VM and checks it there.
 kmod:
-	$(MAKE) -C kmod OUT=$(abspath $(BUILD))/kmod
-kmod-check: kmod
+	$(MAKE) -C kmod OUT=$(abspath $(BUILD))/kmod all probe
+kmod-check: kmod $(BUILD)/cwg $(BUILD)/tools/garbage $(BUILD)/tools/deadfeed $(BUILD)/tools/cookie_probe
 	BUILD=$(abspath $(BUILD)) scripts/kmod-vm.sh
 
 clean:

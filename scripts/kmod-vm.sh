@@ -5,12 +5,25 @@
 #
 #   - the kernel: /boot/vmlinuz-KVER (linux-image-amd64), booted as the
 #     uncompressed ELF inside it (PVH entry), cached in build/kmod-vm/;
-#   - an initramfs: busybox-static (apt-get download, unpacked: it
-#     conflicts with the busybox package), the kernel modules cwg.ko
-#     needs (modprobe -S KVER --show-depends), cwg.ko, a build of it whose
-#     self-test can be sabotaged, kmod/vm-check.sh and an /init;
+#   - an initramfs of two cpio archives, one after the other (the kernel
+#     unpacks both):
+#       base (cached; rebuilt when an input changes): busybox-static
+#         (apt-get download, unpacked: it conflicts with the busybox
+#         package), bash, iproute2's ip, wg and wg-quick, nft,
+#         wireguard-go, each with its ldd closure (and the closure of this
+#         tree's programs), and the kernel modules: what cwg.ko needs,
+#         tun, veth, nftables' ct and fib expressions, and Debian's
+#         wireguard.ko with its own (modprobe -S KVER --show-depends),
+#         uncompressed; and /init;
+#       run (every time): cwg.ko, a build of it whose self-test can be
+#         sabotaged (only when check 00 runs), build/cwg, the tools
+#         garbage, deadfeed and cookie_probe, kmod/vm/*.sh and /vm/env
+#         (the knobs below);
 #   - qemu: KVM when it boots the kernel to /init within 30 s, else TCG
 #     (-cpu max); the guest's results come back on a second serial port.
+#
+# The guest runs kmod/vm/run.sh: the checks kmod/vm/NN-*.sh in order, one
+# TAP stream and one verdict (kmod/README.md).
 #
 # Exits 0 when the guest's verdict is "pass". Output: the guest's TAP lines,
 # the boot and check times; console log and results in build/kmod-vm/run/.
@@ -19,7 +32,15 @@
 #   KVER     kernel version (default: what linux-image-amd64 depends on)
 #   ACCEL    auto (default), kvm or tcg
 #   TIMEOUT  seconds for one boot and all checks (default 600)
-#   CHECK    the guest-side check script (default kmod/vm-check.sh)
+#   MEM      the VM's memory in MiB (default 512)
+#   CHECKS   which checks, by number (e.g. 10,20; default all)
+#   VARIANTS auto (default), kmod, standin or all: which implementations
+#            the network checks run (kmod/vm/lib.sh)
+#   KMOD_MODULE  cwg (default) or intree: the module behind the "kmod"
+#            implementation; intree is Debian's wireguard.ko, to prove the
+#            checks' kernel paths against a known-good module
+#   VM_NAME=VALUE  passed to the guest's checks as NAME=VALUE (knobs such
+#            as VM_BYTES=4000000)
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -28,9 +49,24 @@ CACHE=$BUILD/kmod-vm
 RUN=$CACHE/run
 ACCEL=${ACCEL:-auto}
 TIMEOUT=${TIMEOUT:-600}
-CHECK=${CHECK:-$ROOT/kmod/vm-check.sh}
+MEM=${MEM:-512}
+CHECKS=${CHECKS:-}
+CHECKS=${CHECKS// /,}
+VARIANTS=${VARIANTS:-auto}
+KMOD_MODULE=${KMOD_MODULE:-cwg}
 MOD=$BUILD/kmod/cwg.ko
 SABOTAGE_OUT=$BUILD/kmod-sabotage
+# The guest's userland from the host's packages (scripts/packages.txt,
+# profile kmod), at the same paths inside; wg-quick is a bash script.
+HOST_BINS=(/usr/bin/bash /usr/bin/ip /usr/bin/wg /usr/bin/wireguard-go /usr/sbin/nft)
+HOST_SCRIPTS=(/usr/bin/wg-quick)
+# This tree's userspace programs the checks run, from BUILD.
+OUR_BINS=(cwg tools/garbage tools/deadfeed tools/cookie_probe kmod/wgnl-probe)
+# Kernel modules for the network checks besides what cwg.ko needs: veth
+# pairs, tun (the userspace daemons), what wg-quick's nft rules use (ct
+# mark, fib saddr type), and Debian's own wireguard.ko (KMOD_MODULE=intree).
+NET_MODULES=(tun veth nft_ct nft_fib_ipv4 nft_fib_ipv6)
+INTREE_MODULES=(wireguard)
 
 say() { printf 'kmod-vm: %s\n' "$*" >&2; }
 die() {
@@ -45,20 +81,32 @@ dep_of() { # the versioned package a metapackage depends on
 KVER=${KVER:-$(dep_of linux-image-amd64 linux-image)}
 [[ -n $KVER && -r /boot/vmlinuz-$KVER && -d /lib/modules/$KVER ]] ||
 	die "no packaged kernel '$KVER' to boot: sudo scripts/deps.sh kmod"
-for t in qemu-system-x86_64 cpio modprobe modinfo xz apt-get dpkg-deb; do
-	command -v "$t" >/dev/null || die "$t missing: sudo scripts/deps.sh kmod"
+for t in qemu-system-x86_64 cpio modprobe modinfo xz apt-get dpkg-deb ldd \
+	"${HOST_BINS[@]}" "${HOST_SCRIPTS[@]}"; do
+	command -v "$t" >/dev/null || die "$t missing: sudo scripts/deps.sh build kmod"
 done
 [[ -f $MOD ]] || die "$MOD missing: make kmod"
+for b in "${OUR_BINS[@]}"; do
+	[[ -x $BUILD/$b ]] || die "$BUILD/$b missing (make kmod-check builds it)"
+done
+case $VARIANTS in auto | kmod | standin | all) ;; *) die "VARIANTS must be auto, kmod, standin or all" ;; esac
+case $KMOD_MODULE in cwg | intree) ;; *) die "KMOD_MODULE must be cwg or intree" ;; esac
+[[ $CHECKS =~ ^[0-9,\ ]*$ ]] || die "CHECKS is a list of check numbers, such as 10,20"
 mkdir -p "$CACHE"
 
-# The negative control: the same module, built so that sabotage=N flips
-# one expected byte of self-test family N.
-say "building the sabotage build of cwg.ko"
-make -s -C "$ROOT/kmod" OUT="$SABOTAGE_OUT" SABOTAGE=1 >"$CACHE/sabotage-build.log" 2>&1 ||
-	{
-		cat "$CACHE/sabotage-build.log" >&2
-		die "the sabotage build failed"
-	}
+# wanted NN: is check NN selected?
+wanted() { [[ -z $CHECKS || ,$CHECKS, == *,$1,* ]]; }
+
+# The negative control of check 00: the same module, built so that
+# sabotage=N flips one expected byte of self-test family N.
+if wanted 00; then
+	say "building the sabotage build of cwg.ko"
+	make -s -C "$ROOT/kmod" OUT="$SABOTAGE_OUT" SABOTAGE=1 >"$CACHE/sabotage-build.log" 2>&1 ||
+		{
+			cat "$CACHE/sabotage-build.log" >&2
+			die "the sabotage build failed"
+		}
+fi
 
 # busybox-static from Debian's archive, unpacked, never installed.
 busybox_get() {
@@ -100,55 +148,151 @@ vmlinux_get() {
 	mv "$out.tmp" "$out"
 }
 
-# The modules cwg.ko needs, in load order, uncompressed.
-modules_get() {
-	local dir=$1 deps d line path name
-	deps=$(modinfo -F depends "$MOD" | tr ',' ' ')
-	: >"$dir/modules.list"
-	for d in $deps; do
+# closure FILE...: the shared libraries and the dynamic loader FILEs load
+# (ldd), one path a line; nothing for a static executable.
+closure() {
+	local f
+	for f in "$@"; do
+		ldd "$f" 2>/dev/null | awk '
+			$2 == "=>" && $3 ~ /^\// { print $3 }
+			$1 ~ /^\// { print $1 }'
+	done | LC_ALL=C sort -u
+}
+
+# put DIR FILE [DEST]: FILE's content (symlinks followed) at DEST (default
+# the same path) under DIR, mode kept.
+put() {
+	local dest=$1/${3:-$2}
+	mkdir -p "$(dirname "$dest")"
+	cp -L --preserve=mode "$2" "$dest"
+}
+
+# The module names a list of modprobe arguments loads, in load order
+# (modprobe -S KVER --show-depends), one "name path" a line.
+module_order() {
+	local m line path name
+	for m in "$@"; do
 		while read -r line; do
 			[[ $line == insmod\ * ]] || continue
 			path=${line#insmod }
 			path=${path%% *}
 			name=${path##*/}
 			name=${name%%.ko*}
-			grep -qx "/lib/$name.ko" "$dir/modules.list" && continue
+			echo "$name $path"
+		done < <(modprobe -S "$KVER" --show-depends "$m")
+	done
+}
+
+# modules_put DIR LIST MODULE...: those modules and what they depend on,
+# uncompressed into DIR/lib/NAME.ko, their paths in load order in
+# DIR/LIST (each module once per list).
+modules_put() {
+	local dir=$1 list=$2 name path
+	shift 2
+	: >"$dir/$list"
+	while read -r name path; do
+		grep -qx "/lib/$name.ko" "$dir/$list" && continue
+		if [[ ! -f $dir/lib/$name.ko ]]; then
 			case $path in
 			*.xz) xz -dc "$path" >"$dir/lib/$name.ko" ;;
 			*.zst) zstd -dc "$path" >"$dir/lib/$name.ko" ;;
 			*.gz) gzip -dc "$path" >"$dir/lib/$name.ko" ;;
 			*) cp "$path" "$dir/lib/$name.ko" ;;
 			esac
-			echo "/lib/$name.ko" >>"$dir/modules.list"
-		done < <(modprobe -S "$KVER" --show-depends "$d")
-	done
+		fi
+		echo "/lib/$name.ko" >>"$dir/$list"
+	done < <(module_order "$@")
 }
 
-initramfs_make() {
-	local dir=$CACHE/initramfs
-	rm -rf "$dir"
-	mkdir -p "$dir"/{bin,dev,proc,sys,tmp,lib}
+# The base archive: what changes only with the host's packages or this
+# script. Its key is this script, the kernel, the modules' names and the
+# size and time of every host file it takes.
+base_make() {
+	local dir=$CACHE/base key cwg_deps
+	cwg_deps=$(modinfo -F depends "$MOD" | tr ',' ' ')
+	key=$(
+		{
+			cat "$0"
+			echo "$KVER $cwg_deps"
+			# shellcheck disable=SC2046 # one path a line
+			stat -L -c '%n %s %Y' "$CACHE/busybox" "${HOST_BINS[@]}" "${HOST_SCRIPTS[@]}" \
+				$(closure "${HOST_BINS[@]}" "${OUR_BINS[@]/#/$BUILD/}")
+		} | sha256sum | cut -d' ' -f1
+	)
+	if [[ -s $CACHE/base.cpio && $(cat "$CACHE/base.key" 2>/dev/null) == "$key" ]]; then
+		say "initramfs base: cached ($(du -h "$CACHE/base.cpio" | cut -f1))"
+		return
+	fi
+	say "initramfs base: building"
+	rm -rf "$dir" "$CACHE/base.key"
+	mkdir -p "$dir"/{bin,dev,proc,sys,tmp,run,lib,vm,etc/wireguard,usr/local/bin}
+	chmod 700 "$dir/etc/wireguard"
+	mkdir -p "$dir/var" && ln -s ../run "$dir/var/run"
 	cp "$CACHE/busybox" "$dir/bin/busybox"
 	ln -s busybox "$dir/bin/sh"
-	modules_get "$dir"
-	cp "$MOD" "$dir/cwg.ko"
-	cp "$SABOTAGE_OUT/cwg.ko" "$dir/cwg-sabotage.ko"
-	cp "$CHECK" "$dir/check.sh"
+	local f
+	# The libraries of this tree's programs too: they come from the
+	# host's packages, and so change as rarely.
+	for f in "${HOST_BINS[@]}" "${HOST_SCRIPTS[@]}" $(closure "${HOST_BINS[@]}" "${OUR_BINS[@]/#/$BUILD/}"); do
+		put "$dir" "$f"
+	done
+	# wg-quick's #! is /bin/bash; /lib64's loader is what the ELF files name.
+	ln -s /usr/bin/bash "$dir/bin/bash"
+	# shellcheck disable=SC2086
+	modules_put "$dir" modules.list $cwg_deps
+	modules_put "$dir" modules-net.list "${NET_MODULES[@]}"
+	modules_put "$dir" modules-intree.list "${INTREE_MODULES[@]}"
 	cat >"$dir/init" <<'EOF'
 #!/bin/sh
 /bin/busybox --install -s /bin
 mount -t proc proc /proc
 mount -t sysfs sys /sys
 mount -t devtmpfs dev /dev
+mount -t tmpfs -o mode=755 run /run
+mkdir -p /run/wireguard
+ln -s /proc/self/fd /dev/fd
+ip link set lo up
+export PATH=/usr/local/bin:/usr/bin:/usr/sbin:/bin:/sbin HOME=/tmp
 exec 3>/dev/ttyS1
 echo "init: started at $(cut -d' ' -f1 /proc/uptime) s" >&3
-. /check.sh >&3 2>&1
+/usr/bin/bash /vm/run.sh >&3 2>&1 </dev/null
 echo "init: done at $(cut -d' ' -f1 /proc/uptime) s" >&3
 sync
 reboot -f
 EOF
 	chmod +x "$dir/init"
-	(cd "$dir" && find . | LC_ALL=C sort | cpio -o -H newc --quiet) >"$CACHE/initramfs.cpio"
+	(cd "$dir" && find . | LC_ALL=C sort | cpio -o -H newc --quiet) >"$CACHE/base.cpio.tmp"
+	mv "$CACHE/base.cpio.tmp" "$CACHE/base.cpio"
+	(cd "$dir" && find . -type f | LC_ALL=C sort | sed 's/^\.//') >"$CACHE/base.files"
+	echo "$key" >"$CACHE/base.key"
+	say "initramfs base: $(du -h "$CACHE/base.cpio" | cut -f1), $(wc -l <"$CACHE/base.files") files"
+}
+
+# The run archive: this tree's module, programs and checks, and the knobs.
+run_make() {
+	local dir=$CACHE/overlay b f v
+	rm -rf "$dir"
+	mkdir -p "$dir/vm" "$dir/usr/local/bin"
+	cp "$MOD" "$dir/cwg.ko"
+	if wanted 00; then
+		cp "$SABOTAGE_OUT/cwg.ko" "$dir/cwg-sabotage.ko"
+	fi
+	for b in "${OUR_BINS[@]}"; do
+		put "$dir" "$BUILD/$b" "/usr/local/bin/${b##*/}"
+	done
+	for f in $(closure "${OUR_BINS[@]/#/$BUILD/}"); do
+		grep -qx "$f" "$CACHE/base.files" || put "$dir" "$f"
+	done
+	cp "$ROOT"/kmod/vm/*.sh "$dir/vm/"
+	{
+		printf 'CHECKS=%q\nVARIANTS=%q\nKMOD_MODULE=%q\n' "$CHECKS" "$VARIANTS" "$KMOD_MODULE"
+		for v in $(compgen -e | grep '^VM_[A-Z0-9_]*$' || true); do
+			printf '%s=%q\n' "${v#VM_}" "${!v}"
+		done
+	} >"$dir/vm/env"
+	(cd "$dir" && find . | LC_ALL=C sort | cpio -o -H newc --quiet) >"$CACHE/run.cpio"
+	cat "$CACHE/base.cpio" "$CACHE/run.cpio" >"$CACHE/initramfs.cpio"
+	say "initramfs: $(du -h "$CACHE/initramfs.cpio" | cut -f1) (run part $(du -h "$CACHE/run.cpio" | cut -f1))"
 }
 
 # One boot. Returns 0 when the guest got to its verdict; 2 when it did not
@@ -165,7 +309,7 @@ boot() {
 	# than to our stderr.
 	(
 		timeout "$TIMEOUT" qemu-system-x86_64 -accel "$accel" -cpu "$cpu" \
-			-m 512 -smp "${SMP:-2}" -nographic -no-reboot -monitor none \
+			-m "$MEM" -smp "${SMP:-2}" -nographic -no-reboot -monitor none \
 			-serial "file:$RUN/console.log" -serial "file:$RUN/result.txt" \
 			-kernel "$CACHE/vmlinux-$KVER" -initrd "$CACHE/initramfs.cpio" \
 			-append "console=ttyS0 panic=-1 quiet"
@@ -188,7 +332,8 @@ boot() {
 
 busybox_get
 vmlinux_get
-initramfs_make
+base_make
+run_make
 start=$(date +%s.%N)
 case $ACCEL in
 auto | kvm)

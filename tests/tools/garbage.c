@@ -22,12 +22,14 @@
  * -S/-N: send from NSRC consecutive source addresses starting at SRCADDR
  * (one socket bound to each, round-robin per batch); they must be assigned
  * to a local interface. Stops after -t seconds or -n datagrams, whichever
- * comes first. Content is a pure function of the printed seed.
+ * comes first, or at SIGTERM or SIGINT (so a script can run it for as long
+ * as something else lasts). Content is a pure function of the printed seed.
  * Prints "sent=N errors=E seconds=S pps=P seed=X" at the end.
  */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,6 +57,13 @@ struct addr {
 };
 
 static uint64_t rng_state;
+static volatile sig_atomic_t stop;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	stop = 1;
+}
 
 /* splitmix64: reproducible from the seed, fast enough for line rate. */
 static uint64_t rnd(void)
@@ -308,9 +317,11 @@ int main(int argc, char **argv)
 		}
 	}
 
+	signal(SIGTERM, on_signal);
+	signal(SIGINT, on_signal);
 	t0 = now_s();
 	t = t0;
-	while (sent < count && (t = now_s()) - t0 < seconds) {
+	while (!stop && sent < count && (t = now_s()) - t0 < seconds) {
 		int n = (int)(count - sent < BATCH ? count - sent : BATCH), r;
 
 		if (rate > 0) {

@@ -1,6 +1,5 @@
-# The "wireguard" generic-netlink family, checked inside the VM (busybox
-# sh, as root): sourced by vm-check.sh, whose ok(), n and failed it uses
-# (it brings its own when run alone, ending with a verdict line).
+# The "wireguard" generic-netlink family, checked inside the VM by
+# kmod/vm/run.sh (bash, as root).
 #
 # What it runs, against each module that provides the family in turn:
 # Debian's in-tree wireguard.ko first when the initramfs carries it (the
@@ -23,30 +22,11 @@
 #   - when both modules ran: the family's dump of the same configuration
 #     is the same from both (wgnl-probe dump, ifname and ifindex aside).
 #
-# The initramfs needs (scripts/kmod-vm.sh):
-#   /wgnl-probe            make -C kmod probe (build/kmod/wgnl-probe, static)
-#   wg, ip on PATH         wireguard-tools, iproute2, and their libraries
-#   /cwg.ko, /modules.list as for vm-check.sh (the modules cwg.ko needs)
-#   busybox applets        unshare, mkfifo, timeout, awk, cmp (busybox-static
-#                          has them)
-#   /intree/modules.list   optional, the reference run: Debian's
-#     wireguard.ko and what it needs (modprobe --show-depends wireguard),
-#     uncompressed, one path a line in load order, the files beside it
+# The initramfs carries (scripts/kmod-vm.sh): /usr/local/bin/wgnl-probe
+# (make -C kmod probe), wg and ip, and the modules of both modules
+# (modules.list, modules-intree.list).
 
-if ! type ok >/dev/null 2>&1; then
-	n=0
-	failed=0
-	nl_alone=1
-	ok() {
-		n=$((n + 1))
-		if [ "$1" = 0 ]; then
-			echo "ok $n - $2"
-		else
-			echo "not ok $n - $2"
-			failed=$((failed + 1))
-		fi
-	}
-fi
+. /vm/lib.sh
 PATH=$PATH:/usr/bin:/usr/sbin:/bin:/sbin
 nl_now() { cut -d' ' -f1 /proc/uptime; }
 nl_since() { awk -v a="$1" -v b="$(nl_now)" 'BEGIN { printf "%.1f", b - a }'; }
@@ -134,7 +114,7 @@ nl_run() {
 	ip link add wgp0 type wireguard
 	ok $? "$l: ip link add wgp0 type wireguard"
 	t0=$(nl_now)
-	/wgnl-probe wgp0 >"/tmp/nl-probe-$l.log" 2>&1
+	wgnl-probe wgp0 >"/tmp/nl-probe-$l.log" 2>&1
 	r=$?
 	grep -E '^(not ok|Bail)' "/tmp/nl-probe-$l.log" | sed "s/^/# $l: /"
 	ok $r "$l: wgnl-probe: $(grep -c '^ok' "/tmp/nl-probe-$l.log") cases pass, $(grep -c '^not ok' "/tmp/nl-probe-$l.log") fail ($(nl_since "$t0") s)"
@@ -148,7 +128,7 @@ nl_run() {
 	r=$?
 	[ $r = 0 ] || { echo "# $l: wg show dump:"; sed 's/^/#   /' "/tmp/nl-show-$l.txt"; }
 	ok $r "$l: wg show dump reads it back exactly (keys, psk, endpoints v4/v6/link-local, keepalive, fwmark, port, allowed IPs)"
-	/wgnl-probe dump wgc0 | grep -v '^if' >"/tmp/nl-dump-$l.txt"
+	wgnl-probe dump wgc0 | grep -v '^if' >"/tmp/nl-dump-$l.txt"
 	wg showconf wgc0 >"/tmp/nl-showconf-$l.txt" &&
 		ip link add wgc1 type wireguard &&
 		wg setconf wgc1 "/tmp/nl-showconf-$l.txt" &&
@@ -251,17 +231,17 @@ nl_churn() {
 }
 
 nl_keys
-if [ -f /intree/modules.list ]; then
-	while read -r m; do
-		insmod "$m" 2>/dev/null # some are loaded already
-	done </intree/modules.list
-	grep -q '^wireguard ' /proc/modules
+# Neither module may be loaded while the other's family is checked.
+grep -q '^cwg ' /proc/modules && rmmod cwg
+grep -q '^wireguard ' /proc/modules && rmmod wireguard
+if [ -s /modules-intree.list ]; then
+	modules_load modules-intree.list && grep -q '^wireguard ' /proc/modules
 	ok $? "the in-tree wireguard.ko loads (the reference run)"
 	nl_run in-tree
 	rmmod wireguard
 	ok $? "rmmod wireguard"
 fi
-insmod /cwg.ko selftest=0
+modules_load modules.list && insmod /cwg.ko selftest=0
 ok $? "insmod cwg.ko for the netlink checks"
 nl_run cwg
 if [ -f /tmp/nl-dump-in-tree.txt ]; then
@@ -272,8 +252,3 @@ if [ -f /tmp/nl-dump-in-tree.txt ]; then
 fi
 rmmod cwg
 ok $? "rmmod cwg after the netlink checks"
-
-if [ -n "${nl_alone:-}" ]; then
-	echo "$((n - failed)) passed, $failed failed"
-	if [ "$failed" = 0 ]; then echo "verdict: pass"; else echo "verdict: fail"; fi
-fi
