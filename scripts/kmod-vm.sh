@@ -3,8 +3,11 @@
 # checks inside it (`make kmod-check`). The host kernel here cannot load
 # modules, so every kernel test runs in a VM this script builds itself:
 #
-#   - the kernel: /boot/vmlinuz-KVER (linux-image-amd64), booted as the
-#     uncompressed ELF inside it (PVH entry), cached in build/kmod-vm/;
+#   - the kernel: Debian's linux-image-KVER for the KVER the installed
+#     linux-headers-amd64 names, from /boot and /lib/modules when that
+#     package is installed, else downloaded and unpacked into
+#     build/kmod-vm/ (KERNEL_UNPACK=1 forces that); booted as the
+#     uncompressed ELF inside the bzImage (PVH entry), cached there too;
 #   - an initramfs of two cpio archives, one after the other (the kernel
 #     unpacks both):
 #       base (cached; rebuilt when an input changes): busybox-static
@@ -29,7 +32,8 @@
 # the boot and check times; console log and results in build/kmod-vm/run/.
 #
 #   BUILD    build directory (default: build)
-#   KVER     kernel version (default: what linux-image-amd64 depends on)
+#   KVER     kernel version (default: what linux-headers-amd64 depends on)
+#   KERNEL_UNPACK  1: boot the downloaded linux-image-KVER even when installed
 #   ACCEL    auto (default), kvm or tcg
 #   TIMEOUT  seconds for one boot and all checks (default 600)
 #   MEM      the VM's memory in MiB (default 512)
@@ -78,10 +82,10 @@ dep_of() { # the versioned package a metapackage depends on
 	dpkg-query -W -f='${Depends}' "$1" 2>/dev/null |
 		sed -n "s/^$2-\([^ ,]*\).*/\1/p"
 }
-KVER=${KVER:-$(dep_of linux-image-amd64 linux-image)}
-[[ -n $KVER && -r /boot/vmlinuz-$KVER && -d /lib/modules/$KVER ]] ||
-	die "no packaged kernel '$KVER' to boot: sudo scripts/deps.sh kmod"
-for t in qemu-system-x86_64 cpio modprobe modinfo xz apt-get dpkg-deb ldd \
+# The kernel cwg.ko is built for: what linux-headers-amd64 depends on.
+KVER=${KVER:-$(dep_of linux-headers-amd64 linux-headers)}
+[[ -n $KVER ]] || die "no packaged kernel headers: sudo scripts/deps.sh build kmod"
+for t in qemu-system-x86_64 cpio modprobe modinfo depmod xz apt-get dpkg-deb ldd \
 	"${HOST_BINS[@]}" "${HOST_SCRIPTS[@]}"; do
 	command -v "$t" >/dev/null || die "$t missing: sudo scripts/deps.sh build kmod"
 done
@@ -121,6 +125,32 @@ busybox_get() {
 	rm -rf "$CACHE/bb"
 }
 
+# The kernel image and its modules: the installed ones when
+# linux-image-KVER is installed (KROOT empty), else the package unpacked
+# into build/kmod-vm/kernel-KVER (apt-get download, dpkg-deb -x, then
+# depmod there), as busybox-static is: the VM needs the files, not a
+# kernel installed on the host with its initramfs hooks.
+KROOT=""
+kernel_get() {
+	local root=$CACHE/kernel-$KVER deb
+	if [[ ${KERNEL_UNPACK:-0} != 1 && -r /boot/vmlinuz-$KVER &&
+		-f /lib/modules/$KVER/modules.dep ]]; then
+		KROOT=""
+		return
+	fi
+	KROOT=$root
+	[[ -f $root/lib/modules/$KVER/modules.dep ]] && return
+	rm -rf "$root" "$CACHE/kdeb" && mkdir -p "$CACHE/kdeb"
+	say "unpacking linux-image-$KVER (apt-get download; not installed)"
+	(cd "$CACHE/kdeb" && apt-get download "linux-image-$KVER" >/dev/null 2>"$CACHE/kdeb/log") ||
+		die "apt-get download linux-image-$KVER failed (apt-get update first?): $(cat "$CACHE/kdeb/log")"
+	deb=$(ls "$CACHE"/kdeb/linux-image-*.deb)
+	dpkg-deb -x "$deb" "$root.tmp"
+	depmod -b "$root.tmp" "$KVER"
+	mv "$root.tmp" "$root"
+	rm -rf "$CACHE/kdeb"
+}
+
 # The ELF kernel inside the bzImage: the boot protocol's header says
 # where the compressed payload is (setup_sects at 0x1f1, payload_offset
 # and payload_length at 0x248 and 0x24c); its magic says how it is
@@ -128,7 +158,7 @@ busybox_get() {
 # under TCG than the bzImage's own decompressor.
 le32() { od -An -t u4 -j "$2" -N 4 "$1" | tr -d ' '; }
 vmlinux_get() {
-	local bz=/boot/vmlinuz-$KVER out=$CACHE/vmlinux-$KVER
+	local bz=$KROOT/boot/vmlinuz-$KVER out=$CACHE/vmlinux-$KVER
 	local setup off len magic
 	[[ -s $out && $out -nt $bz ]] && return
 	setup=$(od -An -t u1 -j $((0x1f1)) -N 1 "$bz" | tr -d ' ')
@@ -179,7 +209,7 @@ module_order() {
 			name=${path##*/}
 			name=${name%%.ko*}
 			echo "$name $path"
-		done < <(modprobe -S "$KVER" --show-depends "$m")
+		done < <(modprobe -d "${KROOT:-/}" -S "$KVER" --show-depends "$m")
 	done
 }
 
@@ -213,7 +243,7 @@ base_make() {
 	key=$(
 		{
 			cat "$0"
-			echo "$KVER $cwg_deps"
+			echo "$KVER $cwg_deps ${KROOT:-installed}"
 			# shellcheck disable=SC2046 # one path a line
 			stat -L -c '%n %s %Y' "$CACHE/busybox" "${HOST_BINS[@]}" "${HOST_SCRIPTS[@]}" \
 				$(closure "${HOST_BINS[@]}" "${OUR_BINS[@]/#/$BUILD/}")
@@ -331,6 +361,7 @@ boot() {
 }
 
 busybox_get
+kernel_get
 vmlinux_get
 base_make
 run_make
