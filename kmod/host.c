@@ -163,24 +163,32 @@ void cwg_free(void *p)
  * for the descriptor, the outer headers and CWG_KMOD_PKT_CAP bytes.
  * GFP_KERNEL: the core asks only from process context.
  */
-struct cwg_pkt *cwg_pkt_alloc(void)
+/* The descriptor of an skb with room for it at skb->head (KPKT_HEAD):
+ * data and len are the skb's. */
+static struct cwg_pkt *kpkt_in_head(struct sk_buff *skb)
 {
-	unsigned int front = KPKT_RESERVE + CWG_DATA_HEADROOM +
-			     KPKT_OUTER_HEADROOM + LL_MAX_HEADER;
-	struct sk_buff *skb = alloc_skb(front + CWG_KMOD_PKT_CAP, GFP_KERNEL);
-	struct kpkt *k;
+	struct kpkt *k = (struct kpkt *)skb->head;
 
-	if (!skb)
-		return NULL;
-	skb_reserve(skb, front);
-	k = (struct kpkt *)skb->head;
 	memset(k, 0, sizeof(*k));
 	k->skb = skb;
 	k->where = KPKT_HEAD;
 	k->pkt.buf = skb->head + KPKT_RESERVE;
 	k->pkt.data = skb->data;
+	k->pkt.len = skb->len;
 	k->pkt.cap = skb_end_pointer(skb) - k->pkt.buf;
 	return &k->pkt;
+}
+
+struct cwg_pkt *cwg_pkt_alloc(void)
+{
+	unsigned int front = KPKT_RESERVE + CWG_DATA_HEADROOM +
+			     KPKT_OUTER_HEADROOM + LL_MAX_HEADER;
+	struct sk_buff *skb = alloc_skb(front + CWG_KMOD_PKT_CAP, GFP_KERNEL);
+
+	if (!skb)
+		return NULL;
+	skb_reserve(skb, front);
+	return kpkt_in_head(skb);
 }
 
 void cwg_pkt_free(struct cwg_pkt *pkt)
@@ -199,7 +207,6 @@ void cwg_pkt_free(struct cwg_pkt *pkt)
 
 struct cwg_pkt *kpkt_from_tx(struct sk_buff *skb)
 {
-	struct kpkt *k;
 	int head, tail;
 
 	if (skb_linearize(skb))
@@ -210,15 +217,7 @@ struct cwg_pkt *kpkt_from_tx(struct sk_buff *skb)
 	    pskb_expand_head(skb, head > 0 ? ALIGN(head, NET_SKB_PAD) : 0,
 			     tail > 0 ? tail : 0, GFP_KERNEL))
 		goto drop;
-	k = (struct kpkt *)skb->head;
-	memset(k, 0, sizeof(*k));
-	k->skb = skb;
-	k->where = KPKT_HEAD;
-	k->pkt.buf = skb->head + KPKT_RESERVE;
-	k->pkt.data = skb->data;
-	k->pkt.len = skb->len;
-	k->pkt.cap = skb_end_pointer(skb) - k->pkt.buf;
-	return &k->pkt;
+	return kpkt_in_head(skb);
 drop:
 	kfree_skb(skb);
 	return NULL;
