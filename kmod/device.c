@@ -72,19 +72,20 @@ static void deliver(struct cwg_kdev *kdev, struct cwg_pkt_list *tun)
 	struct net_device *dev = kdev->dev;
 	struct cwg_pkt *p;
 
+	/* BH off: the per-CPU counters below are not updated atomically,
+	 * and netif_rx's backlog is per CPU too */
+	local_bh_disable();
 	while ((p = cwg_pkt_list_pop(tun))) {
 		struct sk_buff *skb = kpkt_take_skb(p);
 		unsigned int len = skb->len;
 
 		/* the core let through only whole IPv4 or IPv6 packets
 		 * whose source the sending peer may use */
-		skb_scrub_packet(skb, true);
+		kpkt_reset(skb, false);
 		skb->dev = dev;
 		skb->protocol = (skb->data[0] >> 4) == 4 ? htons(ETH_P_IP) :
 							     htons(ETH_P_IPV6);
 		skb->pkt_type = PACKET_HOST;
-		skb_reset_mac_header(skb);
-		skb_reset_network_header(skb);
 		skb_probe_transport_header(skb);
 		/* authenticated end to end by the AEAD */
 		skb->ip_summed = CHECKSUM_UNNECESSARY;
@@ -94,6 +95,7 @@ static void deliver(struct cwg_kdev *kdev, struct cwg_pkt_list *tun)
 		else
 			DEV_STATS_INC(dev, rx_dropped);
 	}
+	local_bh_enable();
 }
 
 /* Everything a core call emitted: datagrams out, packets in. */
@@ -162,7 +164,7 @@ static bool endpoint_of(struct sk_buff *skb, struct cwg_endpoint *ep)
 }
 
 static void rx_run(struct cwg_kdev *kdev, struct sk_buff_head *q,
-		   struct rx_slots *slots, bool handshakes)
+		   atomic_t *queued, struct rx_slots *slots, bool handshakes)
 {
 	struct cwg_endpoint ep;
 	struct cwg_pkt_list in;
@@ -178,6 +180,7 @@ static void rx_run(struct cwg_kdev *kdev, struct sk_buff_head *q,
 			cwg_device_set_handshake_backlog(
 				kdev->core, skb_queue_len(q), cwg_kdev_now());
 		while (i < CWG_BATCH && (skb = skb_dequeue(q))) {
+			atomic_sub(skb->truesize, queued);
 			if (!endpoint_of(skb, &ep)) {
 				kfree_skb(skb);
 				continue;
@@ -212,7 +215,8 @@ static void rx_work(struct work_struct *w)
 	struct cwg_kdev_priv *priv = container_of(kdev, struct cwg_kdev_priv,
 						  kdev);
 
-	rx_run(kdev, &kdev->rx_queue, &priv->rx_slots, false);
+	rx_run(kdev, &kdev->rx_queue, &kdev->rx_queued, &priv->rx_slots,
+	       false);
 }
 
 static void hs_work(struct work_struct *w)
@@ -221,7 +225,8 @@ static void hs_work(struct work_struct *w)
 	struct cwg_kdev_priv *priv = container_of(kdev, struct cwg_kdev_priv,
 						  kdev);
 
-	rx_run(kdev, &kdev->hs_queue, &priv->hs_slots, true);
+	rx_run(kdev, &kdev->hs_queue, &kdev->hs_queued, &priv->hs_slots,
+	       true);
 }
 
 /*
@@ -274,7 +279,10 @@ void cwg_kdev_changed(struct cwg_kdev *kdev)
 		kdev->batch_open = true;
 	}
 	kdev->last_change = jiffies;
-	mod_delayed_work(kdev->wq, &kdev->tick_work, CWG_CFG_QUIET);
+	/* Never later than it is due: a stream of requests must not hold
+	 * the timers back (the tick runs every CWG_CFG_QUIET meanwhile,
+	 * leaving the batch open). */
+	queue_delayed_work(kdev->wq, &kdev->tick_work, CWG_CFG_QUIET);
 }
 
 int cwg_kdev_set_port(struct cwg_kdev *kdev, u16 port)
@@ -308,6 +316,13 @@ static netdev_tx_t kdev_xmit(struct sk_buff *skb, struct net_device *dev)
 	/* The route that brought the packet here is of no use past this
 	 * point; the worker may run after it is gone. */
 	skb_dst_drop(skb);
+	/* the core encrypts in place: a shared skb (pktgen) gets a clone,
+	 * which kpkt_from_tx then unshares */
+	skb = skb_share_check(skb, GFP_ATOMIC);
+	if (unlikely(!skb)) {
+		DEV_STATS_INC(dev, tx_dropped);
+		return NETDEV_TX_OK;
+	}
 	if (unlikely(skb_queue_len(&kdev->tx_queue) >= CWG_TX_QUEUE_MAX)) {
 		DEV_STATS_INC(dev, tx_dropped);
 		kfree_skb(skb);
@@ -331,6 +346,22 @@ static int kdev_open(struct net_device *dev)
 	return ret;
 }
 
+/* Down: the sockets go, and so does whatever they or the stack queued,
+ * so that nothing is delivered to an interface that is down (or, on
+ * deletion, after the stack flushed its backlogs). The workers take
+ * neither rtnl nor update_lock, so waiting for them here is safe. */
+static void kdev_quiesce(struct cwg_kdev *kdev)
+{
+	cancel_work_sync(&kdev->tx_work);
+	cancel_work_sync(&kdev->rx_work);
+	cancel_work_sync(&kdev->hs_work);
+	skb_queue_purge(&kdev->tx_queue);
+	skb_queue_purge(&kdev->rx_queue);
+	skb_queue_purge(&kdev->hs_queue);
+	atomic_set(&kdev->rx_queued, 0);
+	atomic_set(&kdev->hs_queued, 0);
+}
+
 static int kdev_stop(struct net_device *dev)
 {
 	struct cwg_kdev *kdev = netdev_priv(dev);
@@ -338,6 +369,7 @@ static int kdev_stop(struct net_device *dev)
 	mutex_lock(&kdev->update_lock);
 	cwg_socket_close(kdev);
 	mutex_unlock(&kdev->update_lock);
+	kdev_quiesce(kdev);
 	return 0;
 }
 
@@ -388,12 +420,7 @@ static void kdev_uninit(struct net_device *dev)
 	cwg_socket_close(kdev);
 	mutex_unlock(&kdev->update_lock);
 	cancel_delayed_work_sync(&kdev->tick_work);
-	cancel_work_sync(&kdev->tx_work);
-	cancel_work_sync(&kdev->rx_work);
-	cancel_work_sync(&kdev->hs_work);
-	skb_queue_purge(&kdev->tx_queue);
-	skb_queue_purge(&kdev->rx_queue);
-	skb_queue_purge(&kdev->hs_queue);
+	kdev_quiesce(kdev);
 }
 
 /* With the net_device, after its last reference: no core call can be in

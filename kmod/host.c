@@ -149,7 +149,9 @@ void *cwg_zalloc(size_t size)
 {
 	if (size > INT_MAX)
 		return NULL; /* kvmalloc would warn; the core reports ENOMEM */
-	return kvzalloc(size, GFP_KERNEL);
+	/* charged to the memory cgroup of whoever configures (a container's
+	 * root may, in its own namespace) */
+	return kvzalloc(size, GFP_KERNEL_ACCOUNT);
 }
 
 void cwg_free(void *p)
@@ -258,4 +260,28 @@ struct sk_buff *kpkt_take_skb(struct cwg_pkt *p)
 	skb_reset_tail_pointer(skb);
 	__skb_put(skb, len);
 	return skb;
+}
+
+void kpkt_reset(struct sk_buff *skb, bool sending)
+{
+	u32 hash = skb->hash;
+	u8 l4_hash = skb->l4_hash, sw_hash = skb->sw_hash;
+
+	skb_scrub_packet(skb, true);
+	memset(&skb->headers, 0, sizeof(skb->headers));
+	if (sending) {
+		skb->hash = hash;
+		skb->l4_hash = l4_hash;
+		skb->sw_hash = sw_hash;
+	}
+	skb->queue_mapping = 0;
+	skb->nohdr = 0;
+	skb->peeked = 0;
+	skb->mac_len = 0;
+	skb->dev = NULL;
+	skb->hdr_len = skb_headroom(skb);
+	skb_reset_mac_header(skb);
+	skb_reset_network_header(skb);
+	skb_reset_transport_header(skb);
+	skb_reset_inner_headers(skb);
 }

@@ -71,6 +71,9 @@ struct cwg_kdev {
 	struct work_struct rx_work;
 	struct sk_buff_head hs_queue;
 	struct work_struct hs_work;
+	/* Bytes (truesize) in rx_queue and hs_queue: both are bounded in
+	 * packets and in bytes (socket.c). */
+	atomic_t rx_queued, hs_queued;
 	struct delayed_work tick_work;
 	/* Set by uninit under update_lock: the interface is being
 	 * deleted. Whoever holds the net_device past that (a netlink

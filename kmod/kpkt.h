@@ -67,5 +67,15 @@ struct cwg_pkt *kpkt_from_rx(struct kpkt *k, struct sk_buff *skb,
 /* The skb of a packet the core handed back, with data and len as the
  * core left them. The descriptor must not be used afterwards. */
 struct sk_buff *kpkt_take_skb(struct cwg_pkt *p);
+/*
+ * An skb the core handed back, made a new packet: nothing of the one it
+ * came from (routing, conntrack, marks, checksum and offload state,
+ * encapsulation and inner headers, the headers' offsets) goes with it,
+ * so a tunnel inside the tunnel leaves no inner-header state that a NIC
+ * would act on. The flow hash stays for a datagram being sent (it
+ * spreads the outer packets as the inner ones were), not for a packet
+ * delivered. Headers point at data; the caller sets dev and protocol.
+ */
+void kpkt_reset(struct sk_buff *skb, bool sending);
 
 #endif

@@ -26,6 +26,7 @@
 #include <linux/netdevice.h>
 #include <linux/rcupdate.h>
 #include <linux/udp.h>
+#include <asm/unaligned.h>
 #include <net/addrconf.h>
 #include <net/ip.h>
 #include <net/ip6_route.h>
@@ -43,12 +44,17 @@
  * for queued handshakes (MAX_QUEUED_INCOMING_HANDSHAKES), used for data
  * too. */
 #define CWG_RX_QUEUE_MAX 4096
+/* And in bytes (skb truesize), so that large datagrams (64 KiB over
+ * loopback, or reassembled fragments) cannot pin a gigabyte. */
+#define CWG_RX_QUEUE_BYTES (16 << 20)
 
 static int encap_rcv(struct sock *sk, struct sk_buff *skb)
 {
 	struct cwg_kdev *kdev = rcu_dereference_sk_user_data(sk);
 	struct sk_buff_head *q;
 	struct work_struct *w;
+	atomic_t *bytes;
+	bool ok;
 	int off;
 
 	if (unlikely(!kdev))
@@ -61,20 +67,47 @@ static int encap_rcv(struct sock *sk, struct sk_buff *skb)
 		goto drop;
 	__skb_pull(skb, off);
 	skb_dst_drop(skb);
-	if (cwg_datagram_is_handshake(skb->data, skb_headlen(skb)) ||
-	    skb->data[0] == 3) {
-		q = &kdev->hs_queue;
-		w = &kdev->hs_work;
-	} else {
+	/* Only what can be a message is queued: the type word and the
+	 * exact length of each handshake message, or a data message's
+	 * minimum (as the in-tree module checks before queueing). */
+	switch (get_unaligned_le32(skb->data)) {
+	case 1:
+		ok = skb->len == CWG_MSG_INITIATION_LEN;
+		break;
+	case 2:
+		ok = skb->len == CWG_MSG_RESPONSE_LEN;
+		break;
+	case 3:
+		ok = skb->len == CWG_MSG_COOKIE_REPLY_LEN;
+		break;
+	case 4:
+		ok = skb->len >= CWG_MSG_DATA_MIN_LEN;
+		break;
+	default:
+		ok = false;
+	}
+	if (!ok)
+		goto drop_invalid;
+	if (skb->data[0] == 4) {
 		q = &kdev->rx_queue;
 		w = &kdev->rx_work;
+		bytes = &kdev->rx_queued;
+	} else {
+		q = &kdev->hs_queue;
+		w = &kdev->hs_work;
+		bytes = &kdev->hs_queued;
 	}
-	if (skb_queue_len(q) >= CWG_RX_QUEUE_MAX)
-		goto drop_counted;
+	if (skb_queue_len(q) >= CWG_RX_QUEUE_MAX ||
+	    atomic_read(bytes) >= CWG_RX_QUEUE_BYTES)
+		goto drop_full;
+	atomic_add(skb->truesize, bytes);
 	skb_queue_tail(q, skb);
 	queue_work(kdev->wq, w);
 	return 0;
-drop_counted:
+drop_invalid:
+	DEV_STATS_INC(kdev->dev, rx_errors);
+	goto drop;
+drop_full:
 	DEV_STATS_INC(kdev->dev, rx_dropped);
 drop:
 	kfree_skb(skb);
@@ -129,6 +162,14 @@ static void publish(struct cwg_kdev *kdev, struct socket *s4,
 				 lockdep_is_held(&kdev->update_lock));
 	o6 = rcu_replace_pointer(kdev->sock6, s6,
 				 lockdep_is_held(&kdev->update_lock));
+	if (!o4 && !o6)
+		return;
+	/* No new encap_rcv reaches us through the old sockets, and every
+	 * sender and encap_rcv in flight is done after this. */
+	if (o4)
+		rcu_assign_sk_user_data(o4->sk, NULL);
+	if (o6)
+		rcu_assign_sk_user_data(o6->sk, NULL);
 	synchronize_net();
 	/* udp_tunnel_sock_release clears sk_user_data and waits for RCU
 	 * again before the socket goes. */
@@ -300,9 +341,7 @@ void cwg_socket_send(struct cwg_kdev *kdev, struct cwg_out *out)
 		bool forget = false;
 		int ret = -ENETUNREACH;
 
-		/* the outer packet starts clean: nothing of the inner
-		 * one's routing, conntrack or marks goes with it */
-		skb_scrub_packet(skb, true);
+		kpkt_reset(skb, true);
 		skb->dev = kdev->dev;
 		skb->mark = kdev->fwmark;
 		rcu_read_lock_bh();

@@ -24,8 +24,8 @@
 # when the attempt counts is its own. One test point per implementation
 # checks them where they must agree: while an interface is down nothing
 # is sent (transfer 0 both ways, no handshake), as the in-tree module
-# and wireguard-go do. cwg's daemon has no link state and sends anyway:
-# that point is a TODO for it (not counted), a failure for the others.
+# does (cwg's daemon did not, until it learned its tun's link state:
+# tests/net/43-linkdown.sh).
 
 . /vm/lib.sh
 net_modules || bail "the network modules"
@@ -137,12 +137,8 @@ for s in "${SUBJECTS[@]}"; do
 		impl=${IMP[$t]}
 		sent=$(nsx "$t" wg show "${IFN[$t]}" dump | awk 'NR > 1 { n += $5 + $6 + $7 } END { print n + 0 }')
 		d="40-show [$L] interfaces down: $(label "$impl") sends nothing (handshake and transfer fields 0: $sent)"
-		if [ "$impl" = cwg ]; then
-			todo $((sent != 0)) "$d" "cwg's daemon has no link state: it sends while its tun is down"
-		else
-			[ "$sent" = 0 ]
-			ok $? "$d"
-		fi
+		[ "$sent" = 0 ]
+		ok $? "$d"
 	done
 	for t in x y; do
 		ip -n "$(ns "$t")" link set "${IFN[$t]}" up || bail "link up"
