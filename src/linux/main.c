@@ -140,10 +140,16 @@ static uint32_t host_ifname_to_index(void *ctx, const char *name)
 
 /* ---- control thread ---- */
 
+/* Timers run only while the interface is up: down, it sends nothing (no
+ * handshake, no keepalive), as the kernel's module and wireguard-go stop
+ * their peers' timers; the first tick after up catches up. When the
+ * state cannot be read, the timers run as before. */
 static void ctl_tick(struct cwg_daemon *d, struct cwg_udp_io *io)
 {
 	struct cwg_out out;
 
+	if (cwg_tun_is_up(&d->tun) == 0)
+		return;
 	cwg_out_init(&out);
 	cwg_device_tick(d->dev, cwg_now_ns(), &out);
 	cwg_udp_send(&d->udp, io, d->dev, &out.net);

@@ -265,27 +265,48 @@ static bool tun_follow_netns(struct cwg_tun *t)
 	return ok;
 }
 
+/* An ifreq naming the interface now (TUNGETIFF always reports the
+ * current name, after any rename), with ctl_fd in its namespace. */
+static int tun_ifreq(struct cwg_tun *t, struct ifreq *ifr)
+{
+	char name[IFNAMSIZ];
+	int r = tun_getiff(t->fd, ifr);
+
+	if (r)
+		return r;
+	memcpy(name, ifr->ifr_name, IFNAMSIZ);
+	if (!tun_follow_netns(t))
+		return -EXDEV; /* moved where we cannot look */
+	memset(ifr, 0, sizeof(*ifr));
+	memcpy(ifr->ifr_name, name, IFNAMSIZ);
+	return 0;
+}
+
 int cwg_tun_get_mtu(struct cwg_tun *t, uint32_t *mtu)
 {
 	struct ifreq ifr;
-	char name[IFNAMSIZ];
-	int r;
+	int r = tun_ifreq(t, &ifr);
 
-	/* TUNGETIFF always reports the current name, after any rename. */
-	r = tun_getiff(t->fd, &ifr);
 	if (r)
-		return r;
-	memcpy(name, ifr.ifr_name, IFNAMSIZ);
-	if (!tun_follow_netns(t))
-		return -EXDEV; /* moved where we cannot look: keep the last MTU */
-	memset(&ifr, 0, sizeof(ifr));
-	memcpy(ifr.ifr_name, name, IFNAMSIZ);
+		return r; /* the caller keeps the last MTU */
 	if (ioctl(t->ctl_fd, SIOCGIFMTU, &ifr) < 0)
 		return -errno;
 	if (ifr.ifr_mtu <= 0)
 		return -EINVAL;
 	*mtu = (uint32_t)ifr.ifr_mtu;
 	return 0;
+}
+
+int cwg_tun_is_up(struct cwg_tun *t)
+{
+	struct ifreq ifr;
+	int r = tun_ifreq(t, &ifr);
+
+	if (r)
+		return r;
+	if (ioctl(t->ctl_fd, SIOCGIFFLAGS, &ifr) < 0)
+		return -errno;
+	return (ifr.ifr_flags & IFF_UP) != 0;
 }
 
 bool cwg_tun_alive(const struct cwg_tun *t)

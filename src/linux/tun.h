@@ -59,6 +59,9 @@ void cwg_tun_describe(const struct cwg_tun *t, char *buf, size_t len);
 /* The interface's current MTU wherever it now lives; -EBADFD when the
  * interface is gone. */
 int cwg_tun_get_mtu(struct cwg_tun *t, uint32_t *mtu);
+/* 1 when the interface is administratively up, 0 when down, or a
+ * negative errno (it cannot be asked: deleted, moved away). */
+int cwg_tun_is_up(struct cwg_tun *t);
 /* false once the interface has been deleted. */
 bool cwg_tun_alive(const struct cwg_tun *t);
 void cwg_tun_close(struct cwg_tun *t);
