@@ -22,17 +22,27 @@ chmod 711 "$T_TMP"
 mkdir -m 755 "$T_TMP/bin" && cp "$WGPING" "$BUILD_DIR"/libcwg.so* "$T_TMP/bin/" ||
 	bail "copy wgping for nobody"
 WGPING=$T_TMP/bin/wgping
-# Under a sanitizer the runtime writes reports to its log_path, which
-# nobody may not create (TSan opens it at start, and fails with 66):
-# wgping logs where nobody can, and reports are handed on to that path,
-# where the make target looks for them.
+# Under a sanitizer the runtime writes reports to its log_path and reads
+# its suppressions file, both in the tree, which nobody may not reach
+# (TSan then dies at start with 66): wgping logs where nobody can write,
+# reads a copy of the suppressions, and reports are handed on to the
+# log path afterwards, where the make target looks for them.
 SAN_DIR=$T_TMP/san
 mkdir -m 1777 "$SAN_DIR" || bail "sanitizer log directory"
 SAN_ENV=() SAN_LOG_PATH=""
 for v in ASAN_OPTIONS UBSAN_OPTIONS TSAN_OPTIONS; do
-	[[ ${!v:-} == *log_path=* ]] || continue
-	SAN_LOG_PATH=$(sed -E 's/.*log_path=([^:]*).*/\1/' <<<"${!v}")
-	SAN_ENV+=("$v=$(sed -E "s|log_path=[^:]*|log_path=$SAN_DIR/log|" <<<"${!v}")")
+	val=${!v:-}
+	[[ -n $val ]] || continue
+	if [[ $val == *log_path=* ]]; then
+		SAN_LOG_PATH=$(sed -E 's/.*log_path=([^:]*).*/\1/' <<<"$val")
+		val=$(sed -E "s|log_path=[^:]*|log_path=$SAN_DIR/log|" <<<"$val")
+	fi
+	if [[ $val == *suppressions=* ]]; then
+		supp=$(sed -E 's/.*suppressions=([^:]*).*/\1/' <<<"$val")
+		install -m 644 "$supp" "$SAN_DIR/$v.supp" || bail "copy $supp"
+		val=$(sed -E "s|suppressions=[^:]*|suppressions=$SAN_DIR/$v.supp|" <<<"$val")
+	fi
+	SAN_ENV+=("$v=$val")
 done
 san_handoff() {
 	local f
