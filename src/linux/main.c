@@ -141,9 +141,11 @@ static uint32_t host_ifname_to_index(void *ctx, const char *name)
 /* ---- control thread ---- */
 
 /* Timers run only while the interface is up: down, it sends nothing (no
- * handshake, no keepalive), as the kernel's module and wireguard-go stop
- * their peers' timers; the first tick after up catches up. When the
- * state cannot be read, the timers run as before. */
+ * handshake, no keepalive), as the kernel's module stops its peers'
+ * timers (Debian's wireguard-go does send then); the first tick after
+ * up catches up. When the state cannot be read (the interface moved
+ * where we cannot look), the timers run as before. Five system calls a
+ * tick (tun_ifreq and SIOCGIFFLAGS), all allowed by the sandbox. */
 static void ctl_tick(struct cwg_daemon *d, struct cwg_udp_io *io)
 {
 	struct cwg_out out;
