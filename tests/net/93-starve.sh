@@ -26,7 +26,7 @@
 #        BLOCK TCP runs are taken without them (BLOCK / 2 after the last
 #        cycle).
 # Checks: 0% ping loss throughout; the best TCP run with the feed reaches
-# at least MIN_PCT (80) percent of the best run without dead peers. With
+# at least MIN_PCT (60) percent of the best run without dead peers. With
 # the defaults that is 6 runs a side, taken in the order 1 without, 3
 # with, 3 without, 3 with, 2 without, so that a machine whose speed
 # drifts weighs on both sides alike. The best rather than the
@@ -55,7 +55,7 @@
 #
 # Knobs: SEED (random, printed: it chooses the dead peers' keys),
 # DEAD_PEERS (1000), FEED_PPS (10000), PREFILL_S (10), CYCLES (2),
-# BLOCK (3), RUN_S (2), MIN_PCT (80), RSS_MAX_KB (65536), TUN_QLEN (5000,
+# BLOCK (3), RUN_S (2), MIN_PCT (60), RSS_MAX_KB (65536), TUN_QLEN (5000,
 # the tunnel's txqueuelen: see the set-up).
 
 . "$(dirname "$0")/lib.sh"
@@ -71,14 +71,19 @@ PREFILL_S=${PREFILL_S:-10}
 CYCLES=${CYCLES:-2}
 BLOCK=${BLOCK:-3}
 RUN_S=${RUN_S:-2}
-# Under a sanitizer the ratio measures the sanitizer's cost per packet
-# (the feed's drops cost several times more CPU than in a plain build),
-# not the live peer's isolation: the plain build is held to 80%, a
-# sanitized one to nothing (every other check stays).
+# The feed costs CPU the live peer's transfer shares (two cores, both
+# iperf3 ends, the feed and the daemon): on an idle machine here the
+# ratio ranged from 75% to 91% over 7 runs of three builds (today's and
+# 5f602cd's alike), so 80% failed one CI-like run in three; the
+# starvation this guards against gave 0%. The plain build is held to
+# 60%. Under a sanitizer the ratio measures the sanitizer's cost per
+# packet (the feed's drops cost several times more CPU), not the live
+# peer's isolation: nothing (every other check stays). Throughput
+# itself is bench/'s business.
 if [[ $SANITIZED == 1 ]]; then
 	MIN_PCT=${MIN_PCT:-0}
 else
-	MIN_PCT=${MIN_PCT:-80}
+	MIN_PCT=${MIN_PCT:-60}
 fi
 RSS_MAX_KB=${RSS_MAX_KB:-65536}
 TUN_QLEN=${TUN_QLEN:-5000}
